@@ -16,6 +16,8 @@ type Consumer interface {
 	// Kick asks the connection to close (its channel was deleted). Same
 	// constraints as Deliver.
 	Kick()
+	// Client gives /stats the connection's figures.
+	Client
 }
 
 // SubscribeOptions are a subscriber's negotiated IDENTIFY values.

@@ -19,6 +19,9 @@ type NSQD struct {
 
 	clientIDSeq atomic.Int64
 
+	clientsMu sync.Mutex // guards clients
+	clients   map[int64]Client
+
 	mu     sync.RWMutex // guards topics
 	topics map[string]*Topic
 
@@ -38,6 +41,7 @@ func New(opts *Options) *NSQD {
 		log:       NewLogger(opts),
 		startTime: time.Now(),
 		topics:    make(map[string]*Topic),
+		clients:   make(map[int64]Client),
 		exitCh:    make(chan struct{}),
 	}
 	empty := []*Channel{}

@@ -118,6 +118,7 @@ func (c *conn) applyIdentify(req *codec.IdentifyRequest, opts *core.Options) *co
 	c.topologyRegion = req.TopologyRegion
 	c.topologyZone = req.TopologyZone
 	c.setHeartbeat(heartbeat, time.Now().UnixNano())
+	c.shareStats()
 	return nil
 }
 

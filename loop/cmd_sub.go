@@ -63,6 +63,7 @@ func (c *conn) cmdSub() {
 		return
 	}
 	c.state.Store(stateSubscribed)
+	c.shareStats()
 	c.respond(codec.RespOK)
 }
 

@@ -30,7 +30,7 @@ type conn struct {
 	connectTS  int64  // unix seconds
 
 	magicOK  bool
-	need     int   // inbound bytes needed before parsing can make progress
+	need     int // inbound bytes needed before parsing can make progress
 	state    atomic.Int32
 	cmd      codec.Command
 	out      []byte   // this batch's write buffer
@@ -54,7 +54,8 @@ type conn struct {
 	heartbeatNanos  atomic.Int64 // 0 = heartbeats disabled
 	writeStallSince int64        // loop-owned: when unsent bytes were first seen at a heartbeat
 
-	stats connStats
+	stats  connStats
+	shared atomic.Pointer[published] // what /stats may read
 }
 
 // identity holds the IDENTIFY-negotiated values. Loop-owned; the string

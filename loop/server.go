@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
 	"golang.org/x/sys/unix"
 
 	"nsqreactor/codec"
@@ -52,6 +53,7 @@ func Listen(n *core.NSQD, addr string) (*Server, error) {
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithReadBufferCap(64*1024),
+			gnet.WithLogLevel(logging.ErrorLevel),
 		)
 	}()
 	select {
@@ -134,8 +136,10 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	now := time.Now().UnixNano()
 	c.lastCommand.Store(now)
 	c.setHeartbeat(opts.ClientTimeout/2, now)
+	c.shareStats()
 	gc.SetContext(c)
 	s.registry.add(c)
+	s.nsqd.AddClient(c.id, c)
 	return nil, gnet.None
 }
 
@@ -146,6 +150,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	s.registry.remove(c)
+	s.nsqd.RemoveClient(c.id)
 	if c.sub != nil {
 		c.ch.RemoveClient(c.sub)
 	}

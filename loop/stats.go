@@ -1,0 +1,62 @@
+package loop
+
+import (
+	"sort"
+
+	"nsqreactor/core"
+)
+
+// published is what the loop shares with /stats: an immutable snapshot,
+// replaced (never modified) after IDENTIFY and SUB.
+type published struct {
+	clientID, hostname, userAgent string
+	topologyZone, topologyRegion  string
+	sampleRate                    int32
+	sub                           *core.Subscription
+}
+
+// shareStats replaces the snapshot /stats reads. Loop only.
+func (c *conn) shareStats() {
+	c.shared.Store(&published{
+		clientID: c.clientID, hostname: c.hostname, userAgent: c.userAgent,
+		topologyZone: c.topologyZone, topologyRegion: c.topologyRegion,
+		sampleRate: c.sampleRate, sub: c.sub,
+	})
+}
+
+// Stats implements core.Client. It runs on any goroutine, so it reads only
+// atomics, immutable fields and the published snapshot.
+func (c *conn) Stats(topic string) core.ClientStats {
+	p := c.shared.Load()
+	s := core.ClientStats{
+		ClientID:       p.clientID,
+		Hostname:       p.hostname,
+		Version:        "V2",
+		RemoteAddress:  c.remoteAddr,
+		State:          c.state.Load(),
+		ConnectTime:    c.connectTS,
+		SampleRate:     p.sampleRate,
+		UserAgent:      p.userAgent,
+		TopologyZone:   p.topologyZone,
+		TopologyRegion: p.topologyRegion,
+	}
+	if sub := p.sub; sub != nil {
+		s.ReadyCount = sub.ReadyCount.Load()
+		s.InFlightCount = sub.InFlightCount.Load()
+		s.MessageCount = sub.MessageCount.Load()
+		s.FinishCount = sub.FinishCount.Load()
+		s.RequeueCount = sub.RequeueCount.Load()
+	}
+	c.stats.mu.Lock()
+	for t, n := range c.stats.pubCounts {
+		if topic == "" || t == topic {
+			s.PubCounts = append(s.PubCounts, core.PubCount{Topic: t, Count: n})
+		}
+	}
+	c.stats.mu.Unlock()
+	sort.Slice(s.PubCounts, func(i, j int) bool { return s.PubCounts[i].Topic < s.PubCounts[j].Topic })
+	return s
+}
+
+// IsProducer implements core.Client.
+func (c *conn) IsProducer() bool { return c.stats.pubTotal.Load() > 0 }

@@ -68,17 +68,18 @@ func AppendMessageFrame(dst []byte, timestamp int64, attempts uint16, id *[MsgID
 	return AppendMessage(dst, timestamp, attempts, id, body)
 }
 
-// ParseFrame parses one server frame at the start of b. n == 0 means more
-// bytes are needed. payload aliases b.
+// ParseFrame parses one server frame at the start of b. n == 0 with ok means
+// more bytes are needed; ok is false only for a malformed size field (< 4,
+// too small to hold the frame type). payload aliases b.
 func ParseFrame(b []byte) (frameType int32, payload []byte, n int, ok bool) {
-	if len(b) < 8 {
-		return 0, nil, 0, false
+	if len(b) < 4 {
+		return 0, nil, 0, true
 	}
 	size := int(binary.BigEndian.Uint32(b))
 	if size < 4 {
 		return 0, nil, 0, false
 	}
-	if len(b) < 4+size {
+	if len(b) < 4+size { // size >= 4, so this also covers the frame type
 		return 0, nil, 0, true
 	}
 	return int32(binary.BigEndian.Uint32(b[4:])), b[8 : 4+size], 4 + size, true

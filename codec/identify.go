@@ -60,3 +60,23 @@ type AuthResponse struct {
 	IdentityURL     string `json:"identity_url"`
 	PermissionCount int    `json:"permission_count"`
 }
+
+// IdentifyResponseV130 is IdentifyResponse as upstream v1.3.0 sends it: the
+// same keys in the same order, without the topology keys newer versions add.
+type IdentifyResponseV130 struct {
+	MaxRdyCount         int64  `json:"max_rdy_count"`
+	Version             string `json:"version"`
+	MaxMsgTimeout       int64  `json:"max_msg_timeout"`
+	MsgTimeout          int64  `json:"msg_timeout"`
+	TLSv1               bool   `json:"tls_v1"`
+	Deflate             bool   `json:"deflate"`
+	DeflateLevel        int    `json:"deflate_level"`
+	MaxDeflateLevel     int    `json:"max_deflate_level"`
+	Snappy              bool   `json:"snappy"`
+	SampleRate          int32  `json:"sample_rate"`
+	AuthRequired        bool   `json:"auth_required"`
+	OutputBufferSize    int    `json:"output_buffer_size"`
+	OutputBufferTimeout int64  `json:"output_buffer_timeout"`
+	TopologyRegion      string `json:"-"`
+	TopologyZone        string `json:"-"`
+}

@@ -12,7 +12,23 @@ import "encoding/binary"
 // message running past the declared size gets upstream's "failed to read"
 // error, and bytes left over after the last message are E_BAD_BODY.
 func ValidateMPUB(body []byte, maxMsgSize, maxBodySize int64) (int, *Error) {
+	return validateMPUB(body, maxMsgSize, maxBodySize, false)
+}
+
+// ValidateMPUBPrefix checks the part of an MPUB body that has arrived so far,
+// so that an invalid count or size is answered at once (as upstream, which
+// validates while it reads) rather than after the whole declared body. It
+// returns nil while what is present is valid.
+func ValidateMPUBPrefix(partial []byte, maxMsgSize, maxBodySize int64) *Error {
+	_, err := validateMPUB(partial, maxMsgSize, maxBodySize, true)
+	return err
+}
+
+func validateMPUB(body []byte, maxMsgSize, maxBodySize int64, partial bool) (int, *Error) {
 	if len(body) < 4 {
+		if partial {
+			return 0, nil
+		}
 		return 0, NewFatal(ErrCodeBadBody, "MPUB failed to read message count")
 	}
 	count := int32(binary.BigEndian.Uint32(body))
@@ -22,6 +38,9 @@ func ValidateMPUB(body []byte, maxMsgSize, maxBodySize int64) (int, *Error) {
 	off := 4
 	for i := 0; i < int(count); i++ {
 		if len(body)-off < 4 {
+			if partial {
+				return 0, nil
+			}
 			return 0, NewFatal(ErrCodeBadMessage, "MPUB failed to read message("+Itoa(int64(i))+") body size")
 		}
 		size := int32(binary.BigEndian.Uint32(body[off:]))
@@ -33,6 +52,9 @@ func ValidateMPUB(body []byte, maxMsgSize, maxBodySize int64) (int, *Error) {
 			return 0, NewFatal(ErrCodeBadMessage, "MPUB message too big "+Itoa(int64(size))+" > "+Itoa(maxMsgSize))
 		}
 		if len(body)-off < int(size) {
+			if partial {
+				return 0, nil
+			}
 			return 0, NewFatal(ErrCodeBadMessage, "MPUB failed to read message body")
 		}
 		off += int(size)

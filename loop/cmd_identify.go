@@ -13,6 +13,7 @@ const defaultOutputBufferSize = 16 * 1024
 
 // cmdIdentify handles IDENTIFY + JSON body (spec §1.6.1, §3).
 func (c *conn) cmdIdentify(rest []byte) int {
+	const verb = "IDENTIFY"
 	if c.state.Load() != stateInit {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot IDENTIFY in current state"))
 		return 0
@@ -20,8 +21,7 @@ func (c *conn) cmdIdentify(rest []byte) int {
 	opts := c.srv.nsqd.Options()
 	size, ok := codec.ParseSize(rest)
 	if !ok {
-		c.need = 4
-		return needMore
+		return c.bodyShort(verb, "body size")
 	}
 	if int64(size) > opts.MaxBodySize {
 		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "IDENTIFY body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(opts.MaxBodySize)))
@@ -32,8 +32,7 @@ func (c *conn) cmdIdentify(rest []byte) int {
 		return 0
 	}
 	if len(rest) < 4+int(size) {
-		c.need = 4 + int(size)
-		return needMore
+		return c.bodyShort(verb, "body")
 	}
 	req, perr := codec.ParseIdentify(rest[4 : 4+size])
 	if perr != nil {
@@ -148,7 +147,15 @@ func (c *conn) respondIdentify(req *codec.IdentifyRequest, opts *core.Options) {
 		TopologyRegion:      opts.TopologyRegion,
 		TopologyZone:        opts.TopologyZone,
 	}
-	b, err := json.Marshal(&resp)
+	var b []byte
+	var err error
+	if opts.HasExperiment("topology-aware-consumption") {
+		b, err = json.Marshal(&resp)
+	} else {
+		// the v1.3.0 binary has no topology keys; newer upstream adds them
+		// with the experiment, so they appear only when it is enabled
+		b, err = json.Marshal((*codec.IdentifyResponseV130)(&resp))
+	}
 	if err != nil {
 		c.fail(codec.NewFatal(codec.ErrCodeIdentifyFailed, "IDENTIFY failed "+err.Error()))
 		return
@@ -158,6 +165,7 @@ func (c *conn) respondIdentify(req *codec.IdentifyRequest, opts *core.Options) {
 
 // cmdAuth handles AUTH + secret.
 func (c *conn) cmdAuth(rest []byte) int {
+	const verb = "AUTH"
 	if c.state.Load() != stateInit {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot AUTH in current state"))
 		return 0
@@ -169,8 +177,7 @@ func (c *conn) cmdAuth(rest []byte) int {
 	opts := c.srv.nsqd.Options()
 	size, ok := codec.ParseSize(rest)
 	if !ok {
-		c.need = 4
-		return needMore
+		return c.bodyShort(verb, "body size")
 	}
 	if int64(size) > opts.MaxBodySize {
 		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "AUTH body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(opts.MaxBodySize)))
@@ -181,8 +188,7 @@ func (c *conn) cmdAuth(rest []byte) int {
 		return 0
 	}
 	if len(rest) < 4+int(size) {
-		c.need = 4 + int(size)
-		return needMore
+		return c.bodyShort(verb, "body")
 	}
 	if c.authed {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "AUTH already set"))
@@ -208,4 +214,15 @@ func (c *conn) checkAuth(verb string) bool {
 		return false
 	}
 	return true
+}
+
+// bodyShort handles an IDENTIFY/AUTH body that has not fully arrived: wait for
+// more, or, when the peer has closed its side, answer as upstream does when
+// its read fails. what is "body size" or "body".
+func (c *conn) bodyShort(verb, what string) int {
+	if c.eof {
+		c.fail(codec.NewFatal(codec.ErrCodeBadBody, verb+" failed to read "+what))
+		return 0
+	}
+	return needMore
 }

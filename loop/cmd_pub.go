@@ -61,6 +61,10 @@ func (c *conn) readMessageBody(verb string, rest []byte, minParams int) ([]byte,
 	}
 	size, ok := codec.ParseSize(rest)
 	if !ok {
+		if c.eof {
+			c.fail(codec.NewFatal(codec.ErrCodeBadMessage, verb+" failed to read message body size"))
+			return nil, 0
+		}
 		c.need = 4 // at least the size; refined once it is known
 		return nil, needMore
 	}
@@ -73,6 +77,10 @@ func (c *conn) readMessageBody(verb string, rest []byte, minParams int) ([]byte,
 		return nil, 0
 	}
 	if len(rest) < 4+int(size) {
+		if c.eof {
+			c.fail(codec.NewFatal(codec.ErrCodeBadMessage, verb+" failed to read message body"))
+			return nil, 0
+		}
 		c.need = 4 + int(size)
 		return nil, needMore
 	}
@@ -121,6 +129,10 @@ func (c *conn) cmdMpub(rest []byte) int {
 	}
 	size, ok := codec.ParseSize(rest)
 	if !ok {
+		if c.eof {
+			c.fail(codec.NewFatal(codec.ErrCodeBadBody, "MPUB failed to read body size"))
+			return 0
+		}
 		c.need = 4
 		return needMore
 	}
@@ -134,6 +146,15 @@ func (c *conn) cmdMpub(rest []byte) int {
 		return 0
 	}
 	if len(rest) < 4+int(size) {
+		if c.eof {
+			_, verr := codec.ValidateMPUB(rest[4:], opts.MaxMsgSize, opts.MaxBodySize)
+			c.fail(verr)
+			return 0
+		}
+		if verr := codec.ValidateMPUBPrefix(rest[4:], opts.MaxMsgSize, opts.MaxBodySize); verr != nil {
+			c.fail(verr)
+			return 0
+		}
 		c.need = 4 + int(size)
 		return needMore
 	}

@@ -36,6 +36,7 @@ type conn struct {
 	out      []byte   // this batch's write buffer
 	bodies   [][]byte // MPUB scratch, reused
 	closeNow bool     // a fatal error was queued; close after the write
+	eof      bool     // the peer closed its side: a short body is an error now
 
 	identity // negotiated IDENTIFY values
 

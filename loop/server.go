@@ -149,6 +149,14 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
+	if c.magicOK && !c.closeNow && gc.InboundBuffered() > 0 {
+		// The peer closed its side with a command unfinished: answer it as
+		// upstream does when its read fails ("... failed to read body").
+		// gnet flushes what is written here before closing the socket.
+		c.eof = true
+		c.readCommands()
+		c.endBatch()
+	}
 	s.registry.remove(c)
 	s.nsqd.RemoveClient(c.id)
 	if c.sub != nil {
@@ -204,8 +212,10 @@ func (c *conn) readCommands() {
 		off += n
 		c.lastCommand.Store(time.Now().UnixNano())
 	}
-	c.gc.Discard(off)
-	c.stats.bytesIn.Add(uint64(off))
+	if off > 0 { // gnet's Discard(0) would drop everything
+		c.gc.Discard(off)
+		c.stats.bytesIn.Add(uint64(off))
+	}
 }
 
 // OnTick runs on the ticker goroutine: it only reads atomics and calls

@@ -1,0 +1,61 @@
+// Command nsqd is nsqreactor's drop-in replacement for NSQ's nsqd: the same
+// flags, config file and protocol, on an event-loop network stack.
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+
+	"nsqreactor/core"
+	"nsqreactor/loop"
+)
+
+func main() {
+	opts, code, done := parseOptions(os.Args[1:], os.Stdout, os.Stderr)
+	if done {
+		os.Exit(code)
+	}
+	os.Exit(run(opts))
+}
+
+// run starts the daemon, waits for SIGINT/SIGTERM and shuts down cleanly.
+// It returns the process exit code (upstream: 1 for startup failures).
+func run(opts *core.Options) int {
+	unlock, err := core.LockDataPath(opts.DataPath)
+	if err == nil {
+		err = opts.Validate()
+		if err != nil {
+			unlock()
+		}
+	}
+	if err != nil {
+		writeFatal(os.Stderr, "failed to instantiate nsqd - %s", err)
+		return 1
+	}
+	defer unlock()
+
+	n := core.New(opts)
+	log := n.Logger()
+	log.Logf(core.LogLevelInfo, "%s", versionString())
+	log.Logf(core.LogLevelInfo, "ID: %d", opts.ID)
+
+	tcp, err := loop.Listen(n, opts.TCPAddress)
+	if err != nil {
+		writeFatal(os.Stderr, "failed to instantiate nsqd - listen (%s) failed - %s", opts.TCPAddress, err)
+		return 1
+	}
+	log.Logf(core.LogLevelInfo, "TCP: listening on %s", tcp.Addr())
+	n.Start()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+
+	log.Logf(core.LogLevelInfo, "TCP: closing %s", tcp.Addr())
+	tcp.Close()
+	log.Logf(core.LogLevelInfo, "NSQ: closing topics")
+	n.Exit()
+	log.Logf(core.LogLevelInfo, "NSQ: bye")
+	return 0
+}

@@ -29,6 +29,8 @@ type NSQD struct {
 	allChannels atomic.Pointer[[]*Channel]
 	chanDirty   atomic.Bool
 
+	hooks Hooks
+
 	exitOnce sync.Once
 	exitCh   chan struct{}
 	wg       sync.WaitGroup
@@ -120,6 +122,11 @@ func (n *NSQD) GetTopic(name string) (*Topic, error) {
 	t = newTopic(n, name)
 	n.topics[name] = t
 	n.logf(LogLevelInfo, "TOPIC(%s): created", name)
+	if h := n.hooks.TopicCreated; h != nil {
+		h(t) // it calls t.Start when the topic may deliver
+	} else {
+		t.Start()
+	}
 	return t, nil
 }
 
@@ -145,6 +152,9 @@ func (n *NSQD) DeleteExistingTopic(name string) error {
 	n.mu.Unlock()
 	n.logf(LogLevelInfo, "TOPIC(%s): deleting", name)
 	t.exit()
+	if h := n.hooks.TopicDeleted; h != nil {
+		h(t)
+	}
 	return nil
 }
 
@@ -198,3 +208,20 @@ func (n *NSQD) scan(now int64) {
 // e2eSample records a FIN's end-to-end latency.
 // TODO(#7): --e2e-processing-latency-percentile.
 func (n *NSQD) e2eSample(ch *Channel, latency int64) {}
+
+// Hooks let the cluster layer (nsqlookupd registration, metadata) follow
+// topic and channel lifecycles. Each is called without any core lock held,
+// except TopicCreated, which runs with NSQD.mu held and must only schedule
+// work. None may block.
+type Hooks struct {
+	// TopicCreated is called for a topic created at runtime; it must
+	// arrange for t.Start to be called (at once or after lookupd channel
+	// pre-creation). Without it topics start at once.
+	TopicCreated   func(t *Topic)
+	TopicDeleted   func(t *Topic)
+	ChannelCreated func(ch *Channel)
+	ChannelDeleted func(ch *Channel)
+}
+
+// SetHooks installs lifecycle hooks. Call it before Start.
+func (n *NSQD) SetHooks(h Hooks) { n.hooks = h }

@@ -19,11 +19,13 @@ type Topic struct {
 
 	// channels is a copy-on-write snapshot read without the lock by Put.
 	channels atomic.Pointer[[]*Channel]
-	paused   atomic.Bool
+	flowing  atomic.Bool // started && !paused: messages go to channels
 	exiting  atomic.Bool
 
-	mu     sync.Mutex // guards the fields below and writers of channels/paused
-	byName map[string]*Channel
+	mu      sync.Mutex // guards the fields below and writers of channels/flowing
+	byName  map[string]*Channel
+	paused  bool
+	started bool // false until lookupd channel pre-creation is done
 	queue  queue.Ring[*Message] // waiting for a channel, or while paused
 
 	depth        atomic.Int64
@@ -86,10 +88,10 @@ func (t *Topic) PutMulti(bodies [][]byte) error {
 // no channel or the topic is paused.
 func (t *Topic) route(m *Message, now int64) {
 	chans := *t.channels.Load()
-	if len(chans) == 0 || t.paused.Load() {
+	if len(chans) == 0 || !t.flowing.Load() {
 		t.mu.Lock()
 		chans = *t.channels.Load()
-		if len(chans) == 0 || t.paused.Load() {
+		if len(chans) == 0 || !t.flowing.Load() {
 			t.queueLocked(m)
 			t.mu.Unlock()
 			return
@@ -133,7 +135,7 @@ func fanOut(chans []*Channel, m *Message, now int64) {
 // flushQueueLocked moves the topic's waiting messages to its channels.
 func (t *Topic) flushQueueLocked() {
 	chans := *t.channels.Load()
-	if len(chans) == 0 || t.paused.Load() {
+	if len(chans) == 0 || !t.flowing.Load() {
 		return
 	}
 	now := t.nsqd.now()
@@ -150,11 +152,12 @@ func (t *Topic) flushQueueLocked() {
 // GetChannel returns the named channel, creating it if needed.
 func (t *Topic) GetChannel(name string) (*Channel, error) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.exiting.Load() {
+		t.mu.Unlock()
 		return nil, ErrExiting
 	}
 	if ch, ok := t.byName[name]; ok {
+		t.mu.Unlock()
 		return ch, nil
 	}
 	ch := newChannel(t, name)
@@ -162,7 +165,11 @@ func (t *Topic) GetChannel(name string) (*Channel, error) {
 	t.publishChannelsLocked()
 	t.nsqd.channelsChanged()
 	t.flushQueueLocked()
+	t.mu.Unlock()
 	t.nsqd.logf(LogLevelInfo, "TOPIC(%s): new channel(%s)", t.name, name)
+	if h := t.nsqd.hooks.ChannelCreated; h != nil {
+		h(ch)
+	}
 	return ch, nil
 }
 
@@ -188,9 +195,7 @@ func (t *Topic) DeleteExistingChannel(name string) error {
 	t.removeChannelLocked(ch)
 	last := len(t.byName) == 0
 	t.mu.Unlock()
-	if last && t.ephemeral {
-		t.nsqd.DeleteExistingTopic(t.name)
-	}
+	t.channelDeleted(ch, last)
 	return nil
 }
 
@@ -220,6 +225,15 @@ func (t *Topic) deleteChannelIfUnused(ch *Channel) {
 	t.removeChannelLocked(ch)
 	last := len(t.byName) == 0
 	t.mu.Unlock()
+	t.channelDeleted(ch, last)
+}
+
+// channelDeleted runs the hook, and deletes an ephemeral topic whose last
+// channel went (upstream's rule). No lock may be held.
+func (t *Topic) channelDeleted(ch *Channel, last bool) {
+	if h := t.nsqd.hooks.ChannelDeleted; h != nil {
+		h(ch)
+	}
 	if last && t.ephemeral {
 		t.nsqd.DeleteExistingTopic(t.name)
 	}
@@ -238,22 +252,35 @@ func (t *Topic) publishChannelsLocked() {
 func (t *Topic) Channels() []*Channel { return *t.channels.Load() }
 
 // Pause stops moving messages to channels; they wait in the topic.
-func (t *Topic) Pause() {
-	t.mu.Lock()
-	t.paused.Store(true)
-	t.mu.Unlock()
-}
+func (t *Topic) Pause() { t.setFlow(true, false) }
 
 // UnPause resumes the flow to channels.
-func (t *Topic) UnPause() {
+func (t *Topic) UnPause() { t.setFlow(false, false) }
+
+// Start lets messages flow to channels. A topic created at runtime waits for
+// it while lookupd channel pre-creation runs (upstream blocks the creating
+// request instead; we never block an event loop), so the first messages
+// still reach the pre-created channels.
+func (t *Topic) Start() { t.setFlow(false, true) }
+
+func (t *Topic) setFlow(pause, start bool) {
 	t.mu.Lock()
-	t.paused.Store(false)
+	if start {
+		t.started = true
+	} else {
+		t.paused = pause
+	}
+	t.flowing.Store(t.started && !t.paused)
 	t.flushQueueLocked()
 	t.mu.Unlock()
 }
 
 // IsPaused reports whether the topic is paused.
-func (t *Topic) IsPaused() bool { return t.paused.Load() }
+func (t *Topic) IsPaused() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.paused
+}
 
 // Empty drops the messages waiting in the topic (not its channels').
 func (t *Topic) Empty() {

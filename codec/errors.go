@@ -14,6 +14,7 @@ type Error struct {
 	Fatal bool
 }
 
+// Error returns the wire text, "CODE description".
 func (e *Error) Error() string { return e.Code + " " + e.Desc }
 
 // Wire error codes (spec §1.7).

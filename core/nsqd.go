@@ -31,6 +31,9 @@ type NSQD struct {
 
 	hooks Hooks
 
+	metaMu    sync.Mutex // serializes nsqd.dat writes
+	metaDirty atomic.Bool
+
 	exitOnce sync.Once
 	exitCh   chan struct{}
 	wg       sync.WaitGroup
@@ -69,8 +72,9 @@ func (n *NSQD) NextClientID() int64 { return n.clientIDSeq.Add(1) }
 
 // Start runs the scanner.
 func (n *NSQD) Start() {
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.scanLoop()
+	go n.metadataLoop()
 }
 
 // Exit stops the scanner and drops every topic.
@@ -122,6 +126,9 @@ func (n *NSQD) GetTopic(name string) (*Topic, error) {
 	t = newTopic(n, name)
 	n.topics[name] = t
 	n.logf(LogLevelInfo, "TOPIC(%s): created", name)
+	if !t.ephemeral {
+		n.metadataChanged()
+	}
 	if h := n.hooks.TopicCreated; h != nil {
 		h(t) // it calls t.Start when the topic may deliver
 	} else {
@@ -152,6 +159,9 @@ func (n *NSQD) DeleteExistingTopic(name string) error {
 	n.mu.Unlock()
 	n.logf(LogLevelInfo, "TOPIC(%s): deleting", name)
 	t.exit()
+	if !t.ephemeral {
+		n.metadataChanged()
+	}
 	if h := n.hooks.TopicDeleted; h != nil {
 		h(t)
 	}

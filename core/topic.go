@@ -167,6 +167,9 @@ func (t *Topic) GetChannel(name string) (*Channel, error) {
 	t.flushQueueLocked()
 	t.mu.Unlock()
 	t.nsqd.logf(LogLevelInfo, "TOPIC(%s): new channel(%s)", t.name, name)
+	if !ch.ephemeral {
+		t.nsqd.metadataChanged()
+	}
 	if h := t.nsqd.hooks.ChannelCreated; h != nil {
 		h(ch)
 	}
@@ -231,6 +234,9 @@ func (t *Topic) deleteChannelIfUnused(ch *Channel) {
 // channelDeleted runs the hook, and deletes an ephemeral topic whose last
 // channel went (upstream's rule). No lock may be held.
 func (t *Topic) channelDeleted(ch *Channel, last bool) {
+	if !ch.ephemeral {
+		t.nsqd.metadataChanged()
+	}
 	if h := t.nsqd.hooks.ChannelDeleted; h != nil {
 		h(ch)
 	}

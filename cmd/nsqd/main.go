@@ -39,6 +39,14 @@ func run(opts *core.Options) int {
 	log := n.Logger()
 	log.Logf(core.LogLevelInfo, "%s", versionString())
 	log.Logf(core.LogLevelInfo, "ID: %d", opts.ID)
+	if err := n.LoadMetadata(); err != nil {
+		writeFatal(os.Stderr, "failed to load metadata - %s", err)
+		return 1
+	}
+	if err := n.PersistMetadata(); err != nil {
+		writeFatal(os.Stderr, "failed to persist metadata - %s", err)
+		return 1
+	}
 
 	tcp, err := loop.Listen(n, opts.TCPAddress)
 	if err != nil {
@@ -54,6 +62,9 @@ func run(opts *core.Options) int {
 
 	log.Logf(core.LogLevelInfo, "TCP: closing %s", tcp.Addr())
 	tcp.Close()
+	if err := n.PersistMetadata(); err != nil {
+		log.Logf(core.LogLevelError, "failed to persist metadata - %s", err)
+	}
 	log.Logf(core.LogLevelInfo, "NSQ: closing topics")
 	n.Exit()
 	log.Logf(core.LogLevelInfo, "NSQ: bye")

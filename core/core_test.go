@@ -47,6 +47,7 @@ func testNSQD(t *testing.T, mod func(*Options)) *NSQD {
 	t.Helper()
 	o := NewOptions()
 	o.Logger = io.Discard
+	o.DataPath = t.TempDir() // nsqd.dat is written here, never into the package
 	if mod != nil {
 		mod(o)
 	}

@@ -188,7 +188,7 @@ func (n *NSQD) refreshChannels() []*Channel {
 	}
 	var list []*Channel
 	for _, t := range n.Topics() {
-		list = append(list, t.Channels()...)
+		list = append(list, *t.channels.Load()...)
 	}
 	n.allChannels.Store(&list)
 	return list
@@ -215,9 +215,13 @@ func (n *NSQD) scan(now int64) {
 	}
 }
 
-// e2eSample records a FIN's end-to-end latency.
-// TODO(#7): --e2e-processing-latency-percentile.
-func (n *NSQD) e2eSample(ch *Channel, latency int64) {}
+// e2eSample records a FIN's end-to-end latency (ns) when
+// --e2e-processing-latency-percentile is set (see e2e.go).
+func (n *NSQD) e2eSample(ch *Channel, latency int64) {
+	if len(n.opts.E2EProcessingLatencyPercentiles) > 0 {
+		n.e2eInsert(ch, latency)
+	}
+}
 
 // Hooks let the cluster layer (nsqlookupd registration, metadata) follow
 // topic and channel lifecycles. Each is called without any core lock held,

@@ -246,16 +246,20 @@ func (t *Topic) channelDeleted(ch *Channel, last bool) {
 }
 
 func (t *Topic) publishChannelsLocked() {
+	// unsorted: sorting here made creating N channels O(N² log N)
 	list := make([]*Channel, 0, len(t.byName))
 	for _, ch := range t.byName {
 		list = append(list, ch)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
 	t.channels.Store(&list)
 }
 
-// Channels returns the channels sorted by name.
-func (t *Topic) Channels() []*Channel { return *t.channels.Load() }
+// Channels returns the channels sorted by name (a fresh slice).
+func (t *Topic) Channels() []*Channel {
+	list := append([]*Channel(nil), *t.channels.Load()...)
+	sort.Slice(list, func(i, j int) bool { return list[i].name < list[j].name })
+	return list
+}
 
 // Pause stops moving messages to channels; they wait in the topic.
 func (t *Topic) Pause() { t.setFlow(true, false) }

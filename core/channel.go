@@ -18,7 +18,10 @@ type Channel struct {
 	ephemeral bool
 	nsqd      *NSQD
 
+	disk *queue.Disk // nil for ephemeral channels; calls serialized by mu
+
 	mu         sync.Mutex // guards the fields below
+	scratch    []byte     // disk record encoding buffer
 	queue      queue.Ring[*Message]
 	inFlight   map[MessageID]*Message
 	inFlightPQ queue.Heap[*Message] // by deadline
@@ -42,7 +45,7 @@ type Channel struct {
 	TimeoutCount  atomic.Uint64
 }
 
-func newChannel(t *Topic, name string) *Channel {
+func newChannel(t *Topic, name string) (*Channel, error) {
 	ch := &Channel{
 		topic:     t,
 		name:      name,
@@ -53,7 +56,25 @@ func newChannel(t *Topic, name string) *Channel {
 	ch.inFlightPQ.SetIndex = setMessageIndex
 	ch.deferred.SetIndex = setMessageIndex
 	ch.nextDeadline.Store(math.MaxInt64)
-	return ch
+	if !ch.ephemeral && !t.ephemeral {
+		d, err := t.nsqd.openDisk(t.name + ":" + name)
+		if err != nil {
+			return nil, err
+		}
+		ch.disk = d
+	}
+	return ch, nil
+}
+
+// durable reports whether every message goes through the disk queue
+// (--mem-queue-size=0), so that it survives a crash until it is finished.
+func (ch *Channel) durable() bool { return ch.disk != nil && ch.nsqd.opts.MemQueueSize == 0 }
+
+func (ch *Channel) diskDepth() int64 {
+	if ch.disk == nil {
+		return 0
+	}
+	return ch.disk.Depth()
 }
 
 // Name returns the channel name.
@@ -67,42 +88,140 @@ func (ch *Channel) Ephemeral() bool { return ch.ephemeral }
 
 // put adds a message published to the topic (or coming back from the topic's
 // queue). ch.mu must not be held.
-func (ch *Channel) put(m *Message, now int64) {
+func (ch *Channel) put(m *Message, now int64, dur *Durability) error {
 	ch.mu.Lock()
+	defer ch.mu.Unlock()
 	if ch.exiting {
-		ch.mu.Unlock()
 		releaseMessage(m)
-		return
+		return nil
 	}
 	ch.MessageCount.Add(1)
 	if m.deferred > 0 {
 		due := now + m.deferred
 		m.deferred = 0
-		ch.deferred.Push(m, due)
-		ch.deferredCount.Store(int64(ch.deferred.Len()))
-		ch.updateDeadlineLocked()
-	} else {
-		ch.enqueueLocked(m, now)
+		return ch.deferLocked(m, due, dur)
 	}
-	ch.mu.Unlock()
+	return ch.enqueueLocked(m, now, dur)
 }
 
-// enqueueLocked hands m to a ready subscriber or queues it. ch.mu must be held.
-func (ch *Channel) enqueueLocked(m *Message, now int64) {
-	if ch.queue.Len() == 0 && !ch.paused {
-		if s := ch.pickReadyLocked(); s != nil {
-			ch.deliverLocked(s, m, now)
-			return
+// deferLocked holds m until due. In durable mode its record (with the due
+// time) goes to disk first.
+func (ch *Channel) deferLocked(m *Message, due int64, dur *Durability) error {
+	if ch.durable() && !m.onDisk {
+		err := ch.spillLocked(m, recordDeferred, due, dur)
+		if err == nil {
+			ch.pumpAllLocked(ch.nsqd.now()) // the reader moves it to the deferred heap
+			return nil
 		}
 	}
-	// TODO(#5): overflow past --mem-queue-size goes to the channel's disk
-	// queue; until then non-ephemeral channels keep it in memory.
-	if ch.ephemeral && int64(ch.queue.Len()) >= ch.nsqd.opts.MemQueueSize {
-		releaseMessage(m) // upstream: ephemeral channels drop what does not fit
-		return
+	ch.deferred.Push(m, due)
+	ch.deferredCount.Store(int64(ch.deferred.Len()))
+	ch.updateDeadlineLocked()
+	return nil
+}
+
+// enqueueLocked hands m to a ready subscriber or queues it: in memory up to
+// --mem-queue-size, then on the disk queue (always on disk in durable mode,
+// where a message keeps its record until it is finished). Once the disk
+// queue holds messages, new ones queue behind them. ch.mu must be held.
+func (ch *Channel) enqueueLocked(m *Message, now int64, dur *Durability) error {
+	if ch.queue.Len() == 0 && !ch.paused && ch.diskDepth() == 0 {
+		if s := ch.pickReadyLocked(); s != nil {
+			var err error
+			if ch.durable() && !m.onDisk {
+				err = ch.writeThroughLocked(m, dur)
+			}
+			ch.deliverLocked(s, m, now)
+			return err
+		}
 	}
+	if ch.disk != nil && !(ch.durable() && m.onDisk) &&
+		(ch.durable() || int64(ch.queue.Len()) >= ch.nsqd.opts.MemQueueSize || ch.disk.Depth() > 0) {
+		if err := ch.spillLocked(m, recordMessage, 0, dur); err == nil {
+			return nil
+		} else if !m.onDisk {
+			// keep it in memory rather than lose it; the publisher is told
+			ch.pushLocked(m)
+			return err
+		}
+	}
+	if ch.disk == nil && int64(ch.queue.Len()) >= ch.nsqd.opts.MemQueueSize {
+		releaseMessage(m) // upstream: ephemeral channels drop what does not fit
+		return nil
+	}
+	ch.pushLocked(m)
+	return nil
+}
+
+func (ch *Channel) pushLocked(m *Message) {
 	ch.queue.Push(m)
 	ch.depth.Store(int64(ch.queue.Len()))
+}
+
+// spillLocked moves m to the disk queue: a new record, the old one (if any)
+// acknowledged, the Message recycled.
+func (ch *Channel) spillLocked(m *Message, kind byte, extra int64, dur *Durability) error {
+	ch.scratch = appendRecord(ch.scratch[:0], m, kind, extra)
+	seq, err := ch.disk.Put(ch.scratch)
+	ch.nsqd.SetHealth(err)
+	if err != nil {
+		return err
+	}
+	dur.add(ch.disk, seq)
+	if m.onDisk {
+		ch.disk.Ack(m.diskSeq)
+	}
+	releaseMessage(m)
+	return nil
+}
+
+// writeThroughLocked records m on disk while it is handed straight to a
+// consumer (durable mode, nothing queued): Put, then Read to move the
+// reader past it without copying it back.
+func (ch *Channel) writeThroughLocked(m *Message, dur *Durability) error {
+	ch.scratch = appendRecord(ch.scratch[:0], m, recordMessage, 0)
+	seq, err := ch.disk.Put(ch.scratch)
+	ch.nsqd.SetHealth(err)
+	if err != nil {
+		return err
+	}
+	dur.add(ch.disk, seq)
+	if rseq, _, err := ch.disk.Read(); err != nil || rseq != seq {
+		// cannot happen while the disk queue was empty; keep the record
+		// unacknowledged and carry on (at worst a duplicate after restart)
+		ch.nsqd.logf(LogLevelError, "CHANNEL(%s): write-through read %d != %d (%v)", ch.name, rseq, seq, err)
+	}
+	m.onDisk, m.diskSeq = true, seq
+	return nil
+}
+
+// nextLocked returns the next queued message: memory first, then the disk
+// queue. Deferred records read from disk go to the deferred heap.
+func (ch *Channel) nextLocked(now int64) (*Message, bool) {
+	if m, ok := ch.queue.Pop(); ok {
+		return m, true
+	}
+	for ch.diskDepth() > 0 {
+		seq, p, err := ch.disk.Read()
+		if err != nil {
+			return nil, false
+		}
+		m, kind, extra, err := decodeRecord(p)
+		if err != nil {
+			ch.nsqd.logf(LogLevelError, "CHANNEL(%s): dropping disk record %d - %s", ch.name, seq, err)
+			ch.disk.Ack(seq)
+			continue
+		}
+		m.onDisk, m.diskSeq = true, seq
+		if kind == recordDeferred && extra > now {
+			ch.deferred.Push(m, extra)
+			ch.deferredCount.Store(int64(ch.deferred.Len()))
+			ch.updateDeadlineLocked()
+			continue
+		}
+		return m, true
+	}
+	return nil, false
 }
 
 // pickReadyLocked returns the next ready subscriber in round-robin order.
@@ -147,7 +266,7 @@ func (ch *Channel) pumpLocked(s *Subscription, now int64) {
 		return
 	}
 	for s.ready() {
-		m, ok := ch.queue.Pop()
+		m, ok := ch.nextLocked(now)
 		if !ok {
 			break
 		}
@@ -161,12 +280,15 @@ func (ch *Channel) pumpAllLocked(now int64) {
 	if ch.paused {
 		return
 	}
-	for ch.queue.Len() > 0 {
+	for ch.queue.Len() > 0 || ch.diskDepth() > 0 {
 		s := ch.pickReadyLocked()
 		if s == nil {
 			break
 		}
-		m, _ := ch.queue.Pop()
+		m, ok := ch.nextLocked(now)
+		if !ok {
+			break
+		}
 		ch.deliverLocked(s, m, now)
 	}
 	ch.depth.Store(int64(ch.queue.Len()))
@@ -235,7 +357,7 @@ func (ch *Channel) RemoveClient(s *Subscription) {
 			delete(ch.inFlight, m.ID)
 			m.owner = nil
 			ch.TimeoutCount.Add(1)
-			ch.enqueueLocked(m, now)
+			ch.enqueueLocked(m, now, nil)
 		}
 		s.inFlight = 0
 		s.InFlightCount.Store(0)
@@ -297,6 +419,9 @@ func (ch *Channel) Finish(s *Subscription, id *MessageID) error {
 		return err
 	}
 	s.FinishCount.Add(1)
+	if m.onDisk {
+		ch.disk.Ack(m.diskSeq)
+	}
 	ch.updateDeadlineLocked()
 	ch.pumpLocked(s, now)
 	ch.mu.Unlock()
@@ -318,10 +443,9 @@ func (ch *Channel) Requeue(s *Subscription, id *MessageID, delay time.Duration) 
 	s.RequeueCount.Add(1)
 	ch.RequeueCount.Add(1)
 	if delay > 0 {
-		ch.deferred.Push(m, now+int64(delay))
-		ch.deferredCount.Store(int64(ch.deferred.Len()))
+		ch.deferLocked(m, now+int64(delay), nil)
 	} else {
-		ch.enqueueLocked(m, now)
+		ch.enqueueLocked(m, now, nil)
 	}
 	ch.updateDeadlineLocked()
 	ch.pumpLocked(s, now)
@@ -372,7 +496,7 @@ func (ch *Channel) processTimeouts(now int64) {
 		}
 		m.owner = nil
 		ch.TimeoutCount.Add(1)
-		ch.enqueueLocked(m, now)
+		ch.enqueueLocked(m, now, nil)
 	}
 	ch.inFlightCount.Store(int64(len(ch.inFlight)))
 	for {
@@ -380,7 +504,7 @@ func (ch *Channel) processTimeouts(now int64) {
 		if !ok {
 			break
 		}
-		ch.enqueueLocked(m, now)
+		ch.enqueueLocked(m, now, nil)
 	}
 	ch.deferredCount.Store(int64(ch.deferred.Len()))
 	ch.pumpAllLocked(now)
@@ -418,6 +542,15 @@ func (ch *Channel) Empty() {
 }
 
 func (ch *Channel) emptyLocked() {
+	if ch.disk != nil {
+		if err := ch.disk.Empty(); err != nil {
+			ch.nsqd.logf(LogLevelError, "CHANNEL(%s): failed to empty disk queue - %s", ch.name, err)
+		}
+	}
+	ch.emptyMemoryLocked()
+}
+
+func (ch *Channel) emptyMemoryLocked() {
 	ch.queue.Clear(releaseMessage)
 	ch.inFlightPQ.Clear(nil)
 	for id, m := range ch.inFlight {
@@ -439,23 +572,89 @@ func (ch *Channel) emptyLocked() {
 }
 
 // exit marks the channel deleted, kicks its subscribers and drops its
-// messages. The topic has already unlinked it.
+// messages and disk queue files. The topic has already unlinked it.
 func (ch *Channel) exit() {
 	ch.mu.Lock()
+	ch.stopLocked()
+	ch.emptyMemoryLocked()
+	ch.mu.Unlock()
+	if ch.disk != nil {
+		ch.disk.Delete() // after the unlock: it removes files
+	}
+}
+
+// close is exit for a clean shutdown: every queued, in-flight and deferred
+// message is written to the disk queue — deferred ones with their due time,
+// in-flight ones with their attempts — and the queue is closed. Messages
+// already recorded (durable mode) get a fresh record and the old one is
+// acknowledged, so attempts are current after the restart.
+func (ch *Channel) close() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.stopLocked()
+	if ch.disk == nil {
+		ch.emptyLocked()
+		return
+	}
+	ch.nsqd.logf(LogLevelInfo, "CHANNEL(%s): flushing %d memory %d in-flight %d deferred messages to backend",
+		ch.name, ch.queue.Len(), len(ch.inFlight), ch.deferred.Len())
+	failed := 0
+	spill := func(m *Message, kind byte, extra int64) {
+		if ch.spillLocked(m, kind, extra, nil) != nil {
+			failed++
+			releaseMessage(m)
+		}
+	}
+	for {
+		m, ok := ch.queue.Pop()
+		if !ok {
+			break
+		}
+		spill(m, recordMessage, 0)
+	}
+	ch.inFlightPQ.Clear(nil)
+	for id, m := range ch.inFlight {
+		delete(ch.inFlight, id)
+		spill(m, recordMessage, 0)
+	}
+	for {
+		m, due, ok := ch.deferred.Peek()
+		if !ok {
+			break
+		}
+		ch.deferred.Pop()
+		spill(m, recordDeferred, due)
+	}
+	if failed > 0 {
+		ch.nsqd.logf(LogLevelError, "CHANNEL(%s): failed to write %d messages to the disk queue", ch.name, failed)
+	}
+	if err := ch.disk.Close(); err != nil {
+		ch.nsqd.logf(LogLevelError, "CHANNEL(%s): closing disk queue - %s", ch.name, err)
+	}
+}
+
+// stopLocked refuses new subscribers and messages and kicks the current ones.
+func (ch *Channel) stopLocked() {
 	ch.exiting = true
-	subs := ch.subs
-	for _, s := range subs {
+	for _, s := range ch.subs {
 		s.removed = true
 		s.consumer.Kick()
 	}
 	ch.subs = nil
 	ch.clientCount.Store(0)
-	ch.emptyLocked()
-	ch.mu.Unlock()
 }
 
-// Depth is the number of queued messages (excluding in flight and deferred).
-func (ch *Channel) Depth() int64 { return ch.depth.Load() }
+// Depth is the number of queued messages, memory and disk (excluding in
+// flight and deferred).
+func (ch *Channel) Depth() int64 { return ch.depth.Load() + ch.BackendDepth() }
+
+// BackendDepth is the number of messages waiting in the disk queue.
+func (ch *Channel) BackendDepth() int64 {
+	if d := ch.disk; d != nil {
+		return d.Depth()
+	}
+	return 0
+}
 
 // InFlightCount is the number of messages in flight.
 func (ch *Channel) InFlightCount() int64 { return ch.inFlightCount.Load() }

@@ -23,6 +23,8 @@ type Message struct {
 	deferred int64 // DPUB delay in ns, consumed when the message enters a channel
 
 	// bookkeeping guarded by the owning Channel.mu
+	onDisk     bool          // a record of it is on the channel's disk queue, unacknowledged
+	diskSeq    uint64        // that record's sequence number
 	owner      *Subscription // in flight to this subscriber
 	deliveryTS int64         // when it was last sent
 	index      int           // position in the in-flight or deferred heap

@@ -59,7 +59,10 @@ func (n *NSQD) LoadMetadata() error {
 			n.logf(LogLevelWarn, "skipping creation of invalid topic %s", tm.Name)
 			continue
 		}
-		t := n.loadTopic(tm.Name)
+		t, err := n.loadTopic(tm.Name)
+		if err != nil {
+			return err
+		}
 		if tm.Paused {
 			t.Pause()
 		}
@@ -83,15 +86,18 @@ func (n *NSQD) LoadMetadata() error {
 
 // loadTopic creates a topic without running the TopicCreated hook: no
 // lookupd channel query while loading, as upstream.
-func (n *NSQD) loadTopic(name string) *Topic {
+func (n *NSQD) loadTopic(name string) (*Topic, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if t, ok := n.topics[name]; ok {
-		return t
+		return t, nil
 	}
-	t := newTopic(n, name)
+	t, err := newTopic(n, name)
+	if err != nil {
+		return nil, err
+	}
 	n.topics[name] = t
-	return t
+	return t, nil
 }
 
 // PersistMetadata writes nsqd.dat atomically (temp file, fsync, rename) with

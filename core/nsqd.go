@@ -77,8 +77,9 @@ func (n *NSQD) Start() {
 	go n.metadataLoop()
 }
 
-// Exit stops the scanner and drops every topic.
-// TODO(#5): flush queued, in-flight and deferred messages to disk first.
+// Exit stops the background loops and closes every topic: queued,
+// in-flight and deferred messages are written to the disk queues (ephemeral
+// ones are dropped, as upstream), and the queues are synced and closed.
 func (n *NSQD) Exit() {
 	n.exitOnce.Do(func() {
 		close(n.exitCh)
@@ -88,9 +89,18 @@ func (n *NSQD) Exit() {
 		n.topics = make(map[string]*Topic)
 		n.mu.Unlock()
 		for _, t := range topics {
-			t.exit()
+			t.close()
 		}
 	})
+}
+
+// syncing returns dur when publishes must wait for an fsync
+// (--sync-every=1), else nil.
+func (n *NSQD) syncing(dur *Durability) *Durability {
+	if n.opts.SyncEvery == 1 {
+		return dur
+	}
+	return nil
 }
 
 // GetTopicBytes returns the named topic, creating it if needed. The lookup of
@@ -123,7 +133,11 @@ func (n *NSQD) GetTopic(name string) (*Topic, error) {
 	if t, ok := n.topics[name]; ok {
 		return t, nil
 	}
-	t = newTopic(n, name)
+	t, err := newTopic(n, name)
+	if err != nil {
+		n.logf(LogLevelError, "TOPIC(%s): failed to create - %s", name, err)
+		return nil, err
+	}
 	n.topics[name] = t
 	n.logf(LogLevelInfo, "TOPIC(%s): created", name)
 	if !t.ephemeral {

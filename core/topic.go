@@ -25,20 +25,30 @@ type Topic struct {
 	mu      sync.Mutex // guards the fields below and writers of channels/flowing
 	byName  map[string]*Channel
 	paused  bool
-	started bool // false until lookupd channel pre-creation is done
-	queue  queue.Ring[*Message] // waiting for a channel, or while paused
+	started bool                 // false until lookupd channel pre-creation is done
+	queue   queue.Ring[*Message] // waiting for a channel, or while paused
+	scratch []byte               // disk record encoding buffer
+
+	disk *queue.Disk // nil for ephemeral topics; calls serialized by mu
 
 	depth        atomic.Int64
 	MessageCount atomic.Uint64
 	MessageBytes atomic.Uint64
 }
 
-func newTopic(n *NSQD, name string) *Topic {
+func newTopic(n *NSQD, name string) (*Topic, error) {
 	t := &Topic{name: name, ephemeral: isEphemeral(name), nsqd: n, byName: make(map[string]*Channel)}
 	t.guid.node = uint64(n.opts.ID)
 	empty := []*Channel{}
 	t.channels.Store(&empty)
-	return t
+	if !t.ephemeral {
+		d, err := n.openDisk(name)
+		if err != nil {
+			return nil, err
+		}
+		t.disk = d
+	}
+	return t, nil
 }
 
 // Name returns the topic name.
@@ -51,6 +61,14 @@ func (t *Topic) Ephemeral() bool { return t.ephemeral }
 // shared by every channel's copy); defer > 0 makes it a deferred message
 // (DPUB), due defer after it reaches each channel.
 func (t *Topic) Put(body []byte, deferDur time.Duration) error {
+	return t.PutDurable(body, deferDur, nil)
+}
+
+// PutDurable is Put that, with --sync-every=1, notes in dur the disk
+// records the caller must wait for (dur.Wait) before acknowledging the
+// publish. dur may be nil. An error means at least one channel could not
+// store the message on disk (it is kept in memory there).
+func (t *Topic) PutDurable(body []byte, deferDur time.Duration, dur *Durability) error {
 	if t.exiting.Load() {
 		return ErrExiting
 	}
@@ -61,17 +79,21 @@ func (t *Topic) Put(body []byte, deferDur time.Duration) error {
 	m.deferred = int64(deferDur)
 	t.MessageCount.Add(1)
 	t.MessageBytes.Add(uint64(len(body)))
-	t.route(m, m.Timestamp)
-	return nil
+	return t.route(m, m.Timestamp, t.nsqd.syncing(dur))
 }
 
 // PutMulti publishes several messages (MPUB) with one timestamp. The
 // bodies must not be modified afterwards.
-func (t *Topic) PutMulti(bodies [][]byte) error {
+func (t *Topic) PutMulti(bodies [][]byte) error { return t.PutMultiDurable(bodies, nil) }
+
+// PutMultiDurable is PutMulti with dur as for PutDurable.
+func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 	if t.exiting.Load() {
 		return ErrExiting
 	}
+	dur = t.nsqd.syncing(dur)
 	now := t.nsqd.now()
+	var first error
 	for _, body := range bodies {
 		m := acquireMessage()
 		m.ID.setUint64(t.guid.next())
@@ -79,45 +101,66 @@ func (t *Topic) PutMulti(bodies [][]byte) error {
 		m.Timestamp = now
 		t.MessageCount.Add(1)
 		t.MessageBytes.Add(uint64(len(body)))
-		t.route(m, now)
+		if err := t.route(m, now, dur); err != nil && first == nil {
+			first = err
+		}
 	}
-	return nil
+	return first
 }
 
 // route fans m out to the channels, or queues it on the topic when there is
 // no channel or the topic is paused.
-func (t *Topic) route(m *Message, now int64) {
+func (t *Topic) route(m *Message, now int64, dur *Durability) error {
 	chans := *t.channels.Load()
 	if len(chans) == 0 || !t.flowing.Load() {
 		t.mu.Lock()
 		chans = *t.channels.Load()
 		if len(chans) == 0 || !t.flowing.Load() {
-			t.queueLocked(m)
+			err := t.queueLocked(m, dur)
 			t.mu.Unlock()
-			return
+			return err
 		}
 		t.mu.Unlock()
 	}
-	fanOut(chans, m, now)
+	return fanOut(chans, m, now, dur)
 }
 
-func (t *Topic) queueLocked(m *Message) {
-	// TODO(#5): spill to the topic's disk queue past --mem-queue-size.
-	if t.ephemeral && int64(t.queue.Len()) >= t.nsqd.opts.MemQueueSize {
+// queueLocked keeps m in the topic until it can flow: in memory up to
+// --mem-queue-size (ephemeral topics drop the rest), then on the topic's
+// disk queue (always, in durable mode).
+func (t *Topic) queueLocked(m *Message, dur *Durability) error {
+	if t.disk != nil && (t.nsqd.opts.MemQueueSize == 0 || int64(t.queue.Len()) >= t.nsqd.opts.MemQueueSize || t.disk.Depth() > 0) {
+		kind := byte(recordMessage)
+		if m.deferred > 0 {
+			kind = recordDeferIn
+		}
+		t.scratch = appendRecord(t.scratch[:0], m, kind, m.deferred)
+		seq, err := t.disk.Put(t.scratch)
+		t.nsqd.SetHealth(err)
+		if err == nil {
+			dur.add(t.disk, seq)
+			releaseMessage(m)
+			return nil
+		}
+		t.queue.Push(m) // kept in memory; the publisher is told
+		t.depth.Store(int64(t.queue.Len()))
+		return err
+	}
+	if t.disk == nil && int64(t.queue.Len()) >= t.nsqd.opts.MemQueueSize {
 		releaseMessage(m)
-		return
+		return nil
 	}
 	t.queue.Push(m)
 	t.depth.Store(int64(t.queue.Len()))
+	return nil
 }
 
 // fanOut gives each channel its own copy of m (the first channel gets m
 // itself). Copies are made before any channel sees m, because a channel may
 // deliver, finish and recycle m at once on another goroutine.
-func fanOut(chans []*Channel, m *Message, now int64) {
+func fanOut(chans []*Channel, m *Message, now int64, dur *Durability) error {
 	if len(chans) == 1 {
-		chans[0].put(m, now)
-		return
+		return chans[0].put(m, now, dur)
 	}
 	var stack [8]*Message
 	copies := stack[:0]
@@ -126,13 +169,21 @@ func fanOut(chans []*Channel, m *Message, now int64) {
 		c.ID, c.Body, c.Timestamp, c.Attempts, c.deferred = m.ID, m.Body, m.Timestamp, m.Attempts, m.deferred
 		copies = append(copies, c)
 	}
-	chans[0].put(m, now)
+	first := chans[0].put(m, now, dur)
 	for i, ch := range chans[1:] {
-		ch.put(copies[i], now)
+		if err := ch.put(copies[i], now, dur); err != nil && first == nil {
+			first = err
+		}
 	}
+	return first
 }
 
-// flushQueueLocked moves the topic's waiting messages to its channels.
+// flushQueueLocked moves the topic's waiting messages, memory then disk, to
+// its channels. A disk record is acknowledged once its copies are in the
+// channels; in durable mode the channels' disk queues are synced first, so a
+// crash never loses a message between the two queues (this is the one place
+// core waits for I/O under a lock: it runs only when a topic gets its first
+// channel or is unpaused).
 func (t *Topic) flushQueueLocked() {
 	chans := *t.channels.Load()
 	if len(chans) == 0 || !t.flowing.Load() {
@@ -144,9 +195,39 @@ func (t *Topic) flushQueueLocked() {
 		if !ok {
 			break
 		}
-		fanOut(chans, m, now)
+		fanOut(chans, m, now, nil)
 	}
 	t.depth.Store(0)
+	if t.disk == nil || t.disk.Depth() == 0 {
+		return
+	}
+	var acks []uint64
+	for t.disk.Depth() > 0 {
+		seq, p, err := t.disk.Read()
+		if err != nil {
+			break
+		}
+		m, kind, extra, err := decodeRecord(p)
+		if err == nil {
+			if kind == recordDeferIn {
+				m.deferred = extra
+			}
+			fanOut(chans, m, now, nil)
+		} else {
+			t.nsqd.logf(LogLevelError, "TOPIC(%s): dropping disk record %d - %s", t.name, seq, err)
+		}
+		acks = append(acks, seq)
+	}
+	if t.nsqd.opts.MemQueueSize == 0 {
+		for _, ch := range chans {
+			if ch.disk != nil {
+				ch.disk.Sync()
+			}
+		}
+	}
+	for _, seq := range acks {
+		t.disk.Ack(seq)
+	}
 }
 
 // GetChannel returns the named channel, creating it if needed.
@@ -160,7 +241,12 @@ func (t *Topic) GetChannel(name string) (*Channel, error) {
 		t.mu.Unlock()
 		return ch, nil
 	}
-	ch := newChannel(t, name)
+	ch, err := newChannel(t, name)
+	if err != nil {
+		t.mu.Unlock()
+		t.nsqd.logf(LogLevelError, "TOPIC(%s): failed to create channel(%s) - %s", t.name, name, err)
+		return nil, err
+	}
 	t.byName[name] = ch
 	t.publishChannelsLocked()
 	t.nsqd.channelsChanged()
@@ -292,18 +378,31 @@ func (t *Topic) IsPaused() bool {
 	return t.paused
 }
 
-// Empty drops the messages waiting in the topic (not its channels').
-func (t *Topic) Empty() {
+// Empty drops the messages waiting in the topic (not its channels'),
+// memory and disk.
+func (t *Topic) Empty() error {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.queue.Clear(releaseMessage)
 	t.depth.Store(0)
-	t.mu.Unlock()
+	if t.disk != nil {
+		return t.disk.Empty()
+	}
+	return nil
 }
 
-// Depth is the number of messages waiting in the topic.
-func (t *Topic) Depth() int64 { return t.depth.Load() }
+// Depth is the number of messages waiting in the topic, memory and disk.
+func (t *Topic) Depth() int64 { return t.depth.Load() + t.BackendDepth() }
 
-// exit deletes every channel and drops the topic's messages.
+// BackendDepth is the number of messages waiting in the topic's disk queue.
+func (t *Topic) BackendDepth() int64 {
+	if t.disk != nil {
+		return t.disk.Depth()
+	}
+	return 0
+}
+
+// exit deletes every channel and drops the topic's messages and files.
 func (t *Topic) exit() {
 	t.exiting.Store(true)
 	t.mu.Lock()
@@ -315,5 +414,42 @@ func (t *Topic) exit() {
 	t.queue.Clear(releaseMessage)
 	t.depth.Store(0)
 	t.mu.Unlock()
+	if t.disk != nil {
+		t.disk.Delete()
+	}
 	t.nsqd.channelsChanged()
+}
+
+// close is exit for a clean shutdown: channels write their messages to
+// their disk queues, and the topic's waiting messages go to its own.
+func (t *Topic) close() {
+	t.exiting.Store(true)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, ch := range t.byName {
+		ch.close()
+	}
+	if t.disk == nil {
+		t.queue.Clear(releaseMessage)
+		return
+	}
+	for {
+		m, ok := t.queue.Pop()
+		if !ok {
+			break
+		}
+		kind := byte(recordMessage)
+		if m.deferred > 0 {
+			kind = recordDeferIn
+		}
+		t.scratch = appendRecord(t.scratch[:0], m, kind, m.deferred)
+		if _, err := t.disk.Put(t.scratch); err != nil {
+			t.nsqd.logf(LogLevelError, "TOPIC(%s): failed to write a message to the disk queue - %s", t.name, err)
+		}
+		releaseMessage(m)
+	}
+	t.depth.Store(0)
+	if err := t.disk.Close(); err != nil {
+		t.nsqd.logf(LogLevelError, "TOPIC(%s): closing disk queue - %s", t.name, err)
+	}
 }

@@ -87,7 +87,7 @@ func (n *NSQD) openDisk(name string) (*queue.Disk, error) {
 		return nil, err
 	}
 	if names, _ := queue.UpstreamNames(dir); contains(names, name) {
-		count, err := d.ImportUpstream(name)
+		count, err := n.importUpstream(d, dir, name)
 		if err != nil {
 			n.logf(LogLevelError, "DISKQUEUE(%s): importing upstream queue - %s", name, err)
 		} else {
@@ -95,6 +95,29 @@ func (n *NSQD) openDisk(name string) (*queue.Disk, error) {
 		}
 	}
 	return d, nil
+}
+
+// importUpstream moves go-diskqueue's backlog named name into d: each
+// upstream record (the bare message layout) gets our kind byte, d is synced,
+// and only then are upstream's files removed — a crash at any point loses
+// nothing (at worst a message is imported twice).
+func (n *NSQD) importUpstream(d *queue.Disk, dir, name string) (int, error) {
+	u := queue.UpstreamQueue{Dir: dir, Name: name,
+		MinRecordSize: codec.MessageHeaderLen, MaxRecordSize: codec.MessageHeaderLen + int(n.opts.MaxMsgSize),
+		Logf: func(format string, args ...any) { n.logf(LogLevelError, "DISKQUEUE("+name+"): "+format, args...) }}
+	var buf []byte
+	count, err := u.Each(func(p []byte) error {
+		buf = append(append(buf[:0], recordMessage), p...)
+		_, err := d.Put(buf)
+		return err
+	})
+	if err != nil {
+		return count, err
+	}
+	if err := d.Sync(); err != nil {
+		return count, err
+	}
+	return count, u.Remove()
 }
 
 func contains(list []string, s string) bool {

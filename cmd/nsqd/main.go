@@ -7,11 +7,16 @@ import (
 	"os/signal"
 	"syscall"
 
+	"nsqreactor/cluster"
 	"nsqreactor/core"
+	"nsqreactor/httpfast"
 	"nsqreactor/loop"
 )
 
 func main() {
+	// A file-size limit (RLIMIT_FSIZE) must surface as a write error
+	// (E_PUB_FAILED, /ping unhealthy), not kill the daemon.
+	signal.Ignore(syscall.SIGXFSZ)
 	opts, code, done := parseOptions(os.Args[1:], os.Stdout, os.Stderr)
 	if done {
 		os.Exit(code)
@@ -47,6 +52,9 @@ func run(opts *core.Options) int {
 		writeFatal(os.Stderr, "failed to persist metadata - %s", err)
 		return 1
 	}
+	// nsqlookupd and statsd (issue #7): its core hooks must be installed
+	// before clients can create topics, and after nsqd.dat is loaded.
+	cl := cluster.New(n)
 
 	tcp, err := loop.Listen(n, opts.TCPAddress)
 	if err != nil {
@@ -54,7 +62,25 @@ func run(opts *core.Options) int {
 		return 1
 	}
 	log.Logf(core.LogLevelInfo, "TCP: listening on %s", tcp.Addr())
+
+	// HTTP API (issue #4): after TCP, so /info knows the real TCP port;
+	// --http-address="" disables it.
+	var httpSrv *httpfast.Server
+	if opts.HTTPAddress != "" {
+		if httpSrv, err = httpfast.Listen(n, opts.HTTPAddress, tcp.Port()); err != nil {
+			tcp.Close()
+			writeFatal(os.Stderr, "failed to instantiate nsqd - listen (%s) failed - %s", opts.HTTPAddress, err)
+			return 1
+		}
+		log.Logf(core.LogLevelInfo, "HTTP: listening on %s", httpSrv.Addr())
+	}
 	n.Start()
+	httpPort := 0 // issue #7: lookupd registers the listen ports
+	if httpSrv != nil {
+		httpPort = httpSrv.Port()
+		httpSrv.OnLookupdChange(cl.SetLookupdAddresses)
+	}
+	cl.Start(tcp.Port(), httpPort)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -62,9 +88,14 @@ func run(opts *core.Options) int {
 
 	log.Logf(core.LogLevelInfo, "TCP: closing %s", tcp.Addr())
 	tcp.Close()
+	if httpSrv != nil { // issue #4
+		log.Logf(core.LogLevelInfo, "HTTP: closing %s", httpSrv.Addr())
+		httpSrv.Close()
+	}
 	if err := n.PersistMetadata(); err != nil {
 		log.Logf(core.LogLevelError, "failed to persist metadata - %s", err)
 	}
+	cl.Stop() // issue #7
 	log.Logf(core.LogLevelInfo, "NSQ: closing topics")
 	n.Exit()
 	log.Logf(core.LogLevelInfo, "NSQ: bye")

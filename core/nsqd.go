@@ -29,7 +29,8 @@ type NSQD struct {
 	allChannels atomic.Pointer[[]*Channel]
 	chanDirty   atomic.Bool
 
-	hooks Hooks
+	hooks  Hooks
+	health health // last storage write error (/ping, /stats)
 
 	metaMu    sync.Mutex // serializes nsqd.dat writes
 	metaDirty atomic.Bool

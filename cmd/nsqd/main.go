@@ -9,7 +9,6 @@ import (
 
 	"nsqreactor/cluster"
 	"nsqreactor/core"
-	"nsqreactor/httpfast"
 	"nsqreactor/loop"
 )
 
@@ -63,16 +62,11 @@ func run(opts *core.Options) int {
 	}
 	log.Logf(core.LogLevelInfo, "TCP: listening on %s", tcp.Addr())
 
-	// HTTP API (issue #4): after TCP, so /info knows the real TCP port;
-	// --http-address="" disables it.
-	var httpSrv *httpfast.Server
-	if opts.HTTPAddress != "" {
-		if httpSrv, err = httpfast.Listen(n, opts.HTTPAddress, tcp.Port()); err != nil {
-			tcp.Close()
-			writeFatal(os.Stderr, "failed to instantiate nsqd - listen (%s) failed - %s", opts.HTTPAddress, err)
-			return 1
-		}
-		log.Logf(core.LogLevelInfo, "HTTP: listening on %s", httpSrv.Addr())
+	httpSrv, err := startHTTP(n, tcp.Port()) // issue #4 (http.go); nil when HTTP and HTTPS are off
+	if err != nil {
+		tcp.Close()
+		writeFatal(os.Stderr, "failed to instantiate nsqd - %s", err)
+		return 1
 	}
 	n.Start()
 	httpPort := 0 // issue #7: lookupd registers the listen ports
@@ -88,10 +82,7 @@ func run(opts *core.Options) int {
 
 	log.Logf(core.LogLevelInfo, "TCP: closing %s", tcp.Addr())
 	tcp.Close()
-	if httpSrv != nil { // issue #4
-		log.Logf(core.LogLevelInfo, "HTTP: closing %s", httpSrv.Addr())
-		httpSrv.Close()
-	}
+	stopHTTP(n, httpSrv) // issue #4
 	if err := n.PersistMetadata(); err != nil {
 		log.Logf(core.LogLevelError, "failed to persist metadata - %s", err)
 	}

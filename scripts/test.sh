@@ -38,7 +38,7 @@ step "unit, black-box and tool tests with -race"
 go test -race -count=1 -timeout 20m ./...
 
 step "allocation tests (need a build without -race)"
-go test -count=1 -run 'Alloc' ./codec/ ./queue/ ./core/ ./loop/
+go test -count=1 -run 'Alloc' ./codec/ ./queue/ ./core/ ./loop/ ./httpfast/
 
 step "benchmark harness smoke tests"
 (cd benchmarks && go test -count=1 -timeout 5m ./...)

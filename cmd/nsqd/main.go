@@ -38,6 +38,10 @@ func run(opts *core.Options) int {
 		return 1
 	}
 	defer unlock()
+	// before any listener is announced, so a signal right after the
+	// "listening" lines still shuts down cleanly
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 
 	n := core.New(opts)
 	log := n.Logger()
@@ -76,8 +80,6 @@ func run(opts *core.Options) int {
 	}
 	cl.Start(tcp.Port(), httpPort)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 
 	log.Logf(core.LogLevelInfo, "TCP: closing %s", tcp.Addr())

@@ -59,6 +59,11 @@ func validateMPUB(body []byte, maxMsgSize, maxBodySize int64, partial bool) (int
 		}
 		off += int(size)
 	}
+	if partial {
+		// Leftover bytes are judged on the whole declared body, so that the
+		// error text (which carries its size) does not depend on the split.
+		return 0, nil
+	}
 	if off != len(body) {
 		return 0, NewFatal(ErrCodeBadBody, "MPUB invalid body size "+Itoa(int64(len(body))))
 	}

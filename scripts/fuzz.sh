@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs every fuzz target in the module, one at a time, each for a fixed time.
+#
+#   scripts/fuzz.sh [duration] [target-regexp]
+#
+# duration is a -fuzztime value (default 10s; "30s", "5m", or "1000x" for a
+# count of executions). CI calls it with a short time, developers with a long
+# one. target-regexp (default: all) restricts which Fuzz* targets run.
+#
+# Targets are discovered with `go test -list '^Fuzz' ./...`. A failing input
+# is written by the fuzzer to <pkg>/testdata/fuzz/<Target>/; commit it with
+# the fix so it stays a regression seed. Exits non-zero if discovery fails or
+# any target fails, after printing one summary line per target.
+set -euo pipefail
+
+fuzztime=${1:-10s}
+filter=${2:-.}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/fuzz.XXXXXX")
+trap 'rm -rf "$logdir"' EXIT
+
+summary=()
+failed=0
+total=0
+
+# `go test -list` prints each package's matching names, then "ok  <pkg> ...".
+# A package that does not build fails the run, but the others still fuzz.
+if ! go test -list '^Fuzz' ./... </dev/null >"$logdir/list" 2>&1; then
+	grep -vE '^(Fuzz|ok |\?)' "$logdir/list" >&2 || true
+	failed=$((failed + 1))
+	summary+=("FAIL  listing fuzz targets: $(awk '$1 == "FAIL" && NF > 1 { printf "%s ", $2 }' "$logdir/list")")
+fi
+targets=$(awk '
+	/^Fuzz/ { names[n++] = $1; next }
+	$1 == "ok" { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }
+' "$logdir/list" | awk -v f="$filter" '$2 ~ f')
+if [ -z "$targets" ]; then
+	echo "fuzz: no fuzz targets match '$filter'" >&2
+	exit 1
+fi
+
+while read -r pkg name; do
+	total=$((total + 1))
+	log="$logdir/$total.log"
+	echo "=== fuzz $name ($pkg) for $fuzztime"
+	start=$(date +%s)
+	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" </dev/null >"$log" 2>&1; then
+		status=PASS
+	else
+		status=FAIL
+		failed=$((failed + 1))
+		tail -n 40 "$log"
+	fi
+	secs=$(($(date +%s) - start))
+	# the fuzzer's last progress line: "fuzz: elapsed: 10s, execs: 123 (..), new interesting: 4 (total: 12)"
+	stats=$(grep -E '^fuzz: elapsed' "$log" | tail -n 1 | sed -E 's/^fuzz: elapsed: [^,]*, //; s/ \([0-9]+\/sec\)//' || true)
+	summary+=("$(printf '%s  %-32s %-24s %4ds  %s' "$status" "$name" "$pkg" "$secs" "$stats")")
+done <<<"$targets"
+
+echo
+echo "=== fuzz summary (fuzztime $fuzztime)"
+printf '%s\n' "${summary[@]}"
+echo "fuzz: $total targets run, $failed failures"
+[ "$failed" -eq 0 ]

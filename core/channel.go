@@ -43,6 +43,13 @@ type Channel struct {
 	MessageCount  atomic.Uint64
 	RequeueCount  atomic.Uint64
 	TimeoutCount  atomic.Uint64
+
+	// deliveries by locality, counted only with the topology-aware-consumption
+	// experiment (upstream's v1.3.0 has no such stats; they are omitted at 0)
+	zoneLocalMsgs   atomic.Uint64
+	regionLocalMsgs atomic.Uint64
+	globalMsgs      atomic.Uint64
+	topology        bool // the experiment is on; immutable
 }
 
 func newChannel(t *Topic, name string) (*Channel, error) {
@@ -56,6 +63,7 @@ func newChannel(t *Topic, name string) (*Channel, error) {
 	ch.inFlightPQ.SetIndex = setMessageIndex
 	ch.deferred.SetIndex = setMessageIndex
 	ch.nextDeadline.Store(math.MaxInt64)
+	ch.topology = t.nsqd.opts.HasExperiment("topology-aware-consumption")
 	if !ch.ephemeral && !t.ephemeral {
 		d, err := t.nsqd.openDisk(t.name + ":" + name)
 		if err != nil {
@@ -224,8 +232,27 @@ func (ch *Channel) nextLocked(now int64) (*Message, bool) {
 	return nil, false
 }
 
-// pickReadyLocked returns the next ready subscriber in round-robin order.
+// pickReadyLocked returns the next ready subscriber in round-robin order;
+// with the topology experiment, zone-local subscribers first, then
+// region-local ones, then any.
 func (ch *Channel) pickReadyLocked() *Subscription {
+	if ch.topology {
+		return ch.pickByTopologyLocked()
+	}
+	return ch.pickRoundRobinLocked(nil)
+}
+
+func (ch *Channel) pickByTopologyLocked() *Subscription {
+	if s := ch.pickRoundRobinLocked(func(s *Subscription) bool { return s.opts.ZoneLocal }); s != nil {
+		return s
+	}
+	if s := ch.pickRoundRobinLocked(func(s *Subscription) bool { return s.opts.RegionLocal }); s != nil {
+		return s
+	}
+	return ch.pickRoundRobinLocked(nil)
+}
+
+func (ch *Channel) pickRoundRobinLocked(want func(*Subscription) bool) *Subscription {
 	n := len(ch.subs)
 	for i := 0; i < n; i++ {
 		if ch.next >= n {
@@ -233,7 +260,7 @@ func (ch *Channel) pickReadyLocked() *Subscription {
 		}
 		s := ch.subs[ch.next]
 		ch.next++
-		if s.ready() {
+		if s.ready() && (want == nil || want(s)) {
 			return s
 		}
 	}
@@ -246,6 +273,16 @@ func (ch *Channel) deliverLocked(s *Subscription, m *Message, now int64) {
 		// upstream's sample_rate consumes the message for everyone
 		releaseMessage(m)
 		return
+	}
+	if ch.topology {
+		switch {
+		case s.opts.ZoneLocal:
+			ch.zoneLocalMsgs.Add(1)
+		case s.opts.RegionLocal:
+			ch.regionLocalMsgs.Add(1)
+		default:
+			ch.globalMsgs.Add(1)
+		}
 	}
 	m.Attempts++
 	m.owner = s

@@ -25,6 +25,10 @@ type SubscribeOptions struct {
 	ClientID   int64
 	MsgTimeout time.Duration // in-flight deadline for messages sent to it
 	SampleRate int32         // 0 = all; 1..99 keep ≈ (rate+1)%
+	// ZoneLocal and RegionLocal say the client's IDENTIFY topology_zone /
+	// topology_region equal this node's (the topology-aware-consumption
+	// experiment prefers such subscribers).
+	ZoneLocal, RegionLocal bool
 }
 
 // Subscription is one connection's membership of one channel. Its RDY and

@@ -485,3 +485,29 @@ func TestIsValidName(t *testing.T) {
 		}
 	}
 }
+
+func TestTopologyPrefersLocalConsumers(t *testing.T) {
+	n := testNSQD(t, func(o *Options) {
+		o.Experiments = []string{"topology-aware-consumption"}
+		o.TopologyZone, o.TopologyRegion = "z1", "r1"
+	})
+	tp, _ := n.GetTopic("t")
+	ch, _ := tp.GetChannel("c")
+	add := func(zone, region bool) *fakeConsumer {
+		fc := &fakeConsumer{}
+		s, _ := ch.AddClient(fc, SubscribeOptions{MsgTimeout: time.Minute, ZoneLocal: zone, RegionLocal: region})
+		ch.SetRDY(s, 1000)
+		return fc
+	}
+	global, region, zone := add(false, false), add(false, true), add(true, true)
+	for i := 0; i < 60; i++ {
+		publish(t, n, "t", "m")
+	}
+	if zone.count() != 60 || region.count() != 0 || global.count() != 0 {
+		t.Fatalf("zone %d region %d global %d, want every message to the zone-local consumer",
+			zone.count(), region.count(), global.count())
+	}
+	if ch.zoneLocalMsgs.Load() != 60 {
+		t.Fatalf("zone_local_msg_count %d, want 60", ch.zoneLocalMsgs.Load())
+	}
+}

@@ -105,7 +105,8 @@ func (n *NSQD) GetStats(topic, channel string, includeClients bool) Stats {
 		ts := TopicStats{
 			TopicName:    t.name,
 			Channels:     make([]ChannelStats, 0, len(chans)),
-			Depth:        t.Depth(), // TODO(#5): + the topic's disk queue depth
+			Depth:        t.Depth(),
+			BackendDepth: t.BackendDepth(),
 			MessageCount: t.MessageCount.Load(),
 			MessageBytes: t.MessageBytes.Load(),
 			Paused:       t.IsPaused(),
@@ -132,15 +133,19 @@ func (n *NSQD) GetStats(topic, channel string, includeClients bool) Stats {
 // subscriber list and read the paused flag, never around Client.Stats.
 func (ch *Channel) stats(topicFilter string, includeClients, e2e bool) ChannelStats {
 	cs := ChannelStats{
-		ChannelName:   ch.name,
-		Depth:         ch.Depth(), // TODO(#5): + the channel's disk queue depth
-		InFlightCount: int(ch.InFlightCount()),
-		DeferredCount: int(ch.DeferredCount()),
-		MessageCount:  ch.MessageCount.Load(),
-		RequeueCount:  ch.RequeueCount.Load(),
-		TimeoutCount:  ch.TimeoutCount.Load(),
-		ClientCount:   int(ch.ClientCount()),
-		Paused:        ch.IsPaused(),
+		ChannelName:         ch.name,
+		Depth:               ch.Depth(),
+		BackendDepth:        ch.BackendDepth(),
+		ZoneLocalMsgCount:   ch.zoneLocalMsgs.Load(),
+		RegionLocalMsgCount: ch.regionLocalMsgs.Load(),
+		GlobalMsgCount:      ch.globalMsgs.Load(),
+		InFlightCount:       int(ch.InFlightCount()),
+		DeferredCount:       int(ch.DeferredCount()),
+		MessageCount:        ch.MessageCount.Load(),
+		RequeueCount:        ch.RequeueCount.Load(),
+		TimeoutCount:        ch.TimeoutCount.Load(),
+		ClientCount:         int(ch.ClientCount()),
+		Paused:              ch.IsPaused(),
 	}
 	if e2e {
 		cs.E2eProcessingLatency = ch.E2ELatency()

@@ -450,7 +450,7 @@ func TestGUIDsAreUniqueAndIncreasing(t *testing.T) {
 	g := guidGenerator{node: 617}
 	var prev uint64
 	for i := 0; i < 20000; i++ { // more than 4096 per tick
-		id := g.next()
+		id := g.next(time.Now().UnixNano())
 		if id <= prev {
 			t.Fatalf("id %x not above %x", id, prev)
 		}

@@ -73,9 +73,9 @@ func (t *Topic) PutDurable(body []byte, deferDur time.Duration, dur *Durability)
 		return ErrExiting
 	}
 	m := acquireMessage()
-	m.ID.setUint64(t.guid.next())
-	m.Body = body
 	m.Timestamp = t.nsqd.now()
+	m.ID.setUint64(t.guid.next(m.Timestamp))
+	m.Body = body
 	m.deferred = int64(deferDur)
 	t.MessageCount.Add(1)
 	t.MessageBytes.Add(uint64(len(body)))
@@ -96,7 +96,7 @@ func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 	var first error
 	for _, body := range bodies {
 		m := acquireMessage()
-		m.ID.setUint64(t.guid.next())
+		m.ID.setUint64(t.guid.next(now))
 		m.Body = body
 		m.Timestamp = now
 		t.MessageCount.Add(1)

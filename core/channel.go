@@ -43,6 +43,7 @@ type Channel struct {
 	MessageCount  atomic.Uint64
 	RequeueCount  atomic.Uint64
 	TimeoutCount  atomic.Uint64
+	FinishCount   atomic.Uint64 // FINs on this channel (not in upstream's /stats; for /metrics)
 
 	// deliveries by locality, counted only with the topology-aware-consumption
 	// experiment (upstream's v1.3.0 has no such stats; they are omitted at 0)
@@ -456,6 +457,7 @@ func (ch *Channel) Finish(s *Subscription, id *MessageID) error {
 		return err
 	}
 	s.FinishCount.Add(1)
+	ch.FinishCount.Add(1)
 	if m.onDisk {
 		ch.disk.Ack(m.diskSeq)
 	}

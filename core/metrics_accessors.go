@@ -26,20 +26,6 @@ func (ch *Channel) DiskCorruptions() uint64 {
 	return ch.disk.Corruptions()
 }
 
-// SubscriberFinishCount returns the sum of FinishCount over the channel's
-// current subscribers (/stats clients[].finish_count). It is not monotonic:
-// a subscriber's finishes leave the sum when it disconnects, because core
-// keeps no channel-wide finish counter. Takes ch.mu briefly.
-func (ch *Channel) SubscriberFinishCount() uint64 {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	var sum uint64
-	for _, s := range ch.subs {
-		sum += s.FinishCount.Load()
-	}
-	return sum
-}
-
 // ClientCount returns the number of connections registered with AddClient:
 // every open TCP (V2) connection, whatever its state. Takes the client
 // registry's lock briefly.

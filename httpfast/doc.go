@@ -21,6 +21,7 @@
 //	info.go        /ping, /info
 //	stats.go       /stats handler and JSON rendering
 //	stats_text.go  /stats text rendering
+//	metrics*.go    /metrics: Prometheus exposition built from the /stats snapshot
 //	config.go      /config/:opt
 //	debug.go       /debug/pprof/*, /debug/setblockrate, /debug/freememory
 //

@@ -75,6 +75,7 @@ func (s *Server) newRouteTable() routeTable {
 		{method: "POST", path: "/pub", kind: kindV1, serve: s.pub},
 		{method: "POST", path: "/mpub", kind: kindV1, serve: s.mpub},
 		v1("GET", "/stats", s.stats),
+		s.metricsRoute(), // GET /metrics: ours only (Prometheus; metrics.go)
 		v1("POST", "/topic/create", s.topicCreate),
 		v1("POST", "/topic/delete", s.topicDelete),
 		v1("POST", "/topic/empty", s.topicEmpty),

@@ -17,7 +17,7 @@ type sinkConn struct {
 	written int
 }
 
-func (s *sinkConn) Write(p []byte) (int, error) { s.written += len(p); return len(p), nil }
+func (s *sinkConn) Write(p []byte) (int, error)   { s.written += len(p); return len(p), nil }
 func (s *sinkConn) Wake(gnet.AsyncCallback) error { return nil }
 
 // Delivering a message frame into a warm consumer's outbox and writing the

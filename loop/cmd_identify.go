@@ -121,27 +121,70 @@ func (c *conn) applyIdentify(req *codec.IdentifyRequest, opts *core.Options) *co
 	return nil
 }
 
-// respondIdentify sends the feature-negotiation JSON.
-// TODO(#6): TLS, snappy and deflate upgrades. Until then this server answers
-// as an upstream nsqd without those capabilities (no cert, --snappy=false,
-// --deflate=false), so clients that request them simply do not get them.
-func (c *conn) respondIdentify(req *codec.IdentifyRequest, opts *core.Options) {
-	level := req.DeflateLevel
-	if level <= 0 {
-		level = 6
+// negotiated is what an IDENTIFY with feature_negotiation switches on.
+type negotiated struct {
+	tls, snappy, deflate bool
+	deflateLevel         int // reported even when deflate is off
+}
+
+// negotiate applies the server's capabilities to the request, as upstream:
+// a feature happens iff the client asks and the server offers it; the
+// requested deflate level counts only when deflate happens, and is capped by
+// --max-deflate-level.
+func (c *conn) negotiate(req *codec.IdentifyRequest, opts *core.Options) negotiated {
+	n := negotiated{
+		tls:          req.TLSv1 && c.srv.tlsConfig != nil,
+		snappy:       req.Snappy && opts.SnappyEnabled,
+		deflate:      req.Deflate && opts.DeflateEnabled,
+		deflateLevel: 6,
 	}
-	if level > opts.MaxDeflateLevel {
-		level = opts.MaxDeflateLevel
+	if n.deflate && req.DeflateLevel > 0 {
+		n.deflateLevel = req.DeflateLevel
+	}
+	n.deflateLevel = min(n.deflateLevel, opts.MaxDeflateLevel)
+	return n
+}
+
+// upgradeConflict refuses an upgrade on top of one already active (a
+// repeated IDENTIFY). DELIBERATE DIFFERENCE: upstream wraps the connection
+// again and breaks the stream; a clear fatal error is kinder.
+func (c *conn) upgradeConflict(n negotiated) *codec.Error {
+	x := c.ext
+	switch {
+	case x == nil:
+		return nil
+	case n.tls && x.tls != nil:
+		return codec.NewFatal(codec.ErrCodeIdentifyFailed, "IDENTIFY failed TLS already enabled")
+	case n.tls && x.dec != nil, (n.snappy || n.deflate) && x.dec != nil:
+		return codec.NewFatal(codec.ErrCodeIdentifyFailed, "IDENTIFY failed compression already enabled")
+	}
+	return nil
+}
+
+// respondIdentify sends the feature-negotiation JSON and starts the
+// upgrades it announces.
+func (c *conn) respondIdentify(req *codec.IdentifyRequest, opts *core.Options) {
+	n := c.negotiate(req, opts)
+	if n.snappy && n.deflate {
+		c.fail(codec.NewFatal(codec.ErrCodeIdentifyFailed, "cannot enable both deflate and snappy compression"))
+		return
+	}
+	if e := c.upgradeConflict(n); e != nil {
+		c.fail(e)
+		return
 	}
 	resp := codec.IdentifyResponse{
 		MaxRdyCount:         opts.MaxRdyCount,
 		Version:             core.Version,
 		MaxMsgTimeout:       int64(opts.MaxMsgTimeout / time.Millisecond),
 		MsgTimeout:          int64(c.msgTimeout / time.Millisecond),
-		DeflateLevel:        level,
+		TLSv1:               n.tls,
+		Deflate:             n.deflate,
+		DeflateLevel:        n.deflateLevel,
 		MaxDeflateLevel:     opts.MaxDeflateLevel,
+		Snappy:              n.snappy,
 		SampleRate:          c.sampleRate,
-		AuthRequired:        len(opts.AuthHTTPAddresses) > 0,
+		AuthRequired:        c.srv.auth != nil,
 		OutputBufferSize:    c.outputBufferSize,
 		OutputBufferTimeout: int64(c.outputBufferTimeout / time.Millisecond),
 		TopologyRegion:      opts.TopologyRegion,
@@ -161,59 +204,47 @@ func (c *conn) respondIdentify(req *codec.IdentifyRequest, opts *core.Options) {
 		return
 	}
 	c.respond(b)
+	if n.tls || n.snappy || n.deflate {
+		c.startUpgrade(n)
+	}
 }
 
-// cmdAuth handles AUTH + secret.
-func (c *conn) cmdAuth(rest []byte) int {
-	const verb = "AUTH"
-	if c.state.Load() != stateInit {
-		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot AUTH in current state"))
-		return 0
+// startUpgrade switches the layers in at the byte after the JSON response
+// (spec §3.3): the response and everything before it go out as they are;
+// then TLS (whose OK waits for the handshake), then snappy or deflate, each
+// announced by an OK sent through it. The client's bytes after IDENTIFY
+// belong to the new layers: on the plain path they are still in gnet's
+// buffer, so parsing halts here and a wake hands them to the layers.
+func (c *conn) startUpgrade(n negotiated) {
+	if err := c.flushOut(); err != nil {
+		c.closeNow, c.halt = true, true
+		return
 	}
-	if c.cmd.NParam != 0 {
-		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "AUTH invalid number of parameters"))
-		return 0
+	c.halt = true
+	c.gc.Wake(nil)
+	var comp compression
+	switch {
+	case n.snappy:
+		comp.snappy = true
+	case n.deflate:
+		comp.deflateLevel = n.deflateLevel
 	}
-	opts := c.srv.nsqd.Options()
-	size, ok := codec.ParseSize(rest)
-	if !ok {
-		return c.bodyShort(verb, "body size")
+	if n.tls {
+		c.extension().pending = comp
+		c.startTLS()
+		return
 	}
-	if int64(size) > opts.MaxBodySize {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "AUTH body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(opts.MaxBodySize)))
-		return 0
-	}
-	if size <= 0 {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "AUTH invalid body size "+codec.Itoa(int64(size))))
-		return 0
-	}
-	if len(rest) < 4+int(size) {
-		return c.bodyShort(verb, "body")
-	}
-	if c.authed {
-		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "AUTH already set"))
-		return 0
-	}
-	if len(opts.AuthHTTPAddresses) == 0 {
-		c.fail(codec.NewFatal(codec.ErrCodeAuthDisabled, "AUTH disabled"))
-		return 0
-	}
-	// TODO(#6): query the auth server. Until then AUTH fails closed.
-	c.fail(codec.NewFatal(codec.ErrCodeAuthFailed, "AUTH failed"))
-	return 0
+	c.srv.nsqd.Logger().Logf(core.LogLevelInfo, "PROTOCOL(V2): [%s] upgrading connection to %s", c.remoteAddr, compressionName(comp))
+	c.enableCompression(comp)
+	c.respond(codec.RespOK)
 }
 
-// checkAuth enforces AUTH-before-use when an auth server is configured.
-// TODO(#6): permissions per topic/channel and TTL refresh.
-func (c *conn) checkAuth(verb string) bool {
-	if len(c.srv.nsqd.Options().AuthHTTPAddresses) == 0 {
-		return true
+// compressionName is how logs and /stats name a compression layer.
+func compressionName(comp compression) string {
+	if comp.snappy {
+		return "snappy"
 	}
-	if !c.authed {
-		c.fail(codec.NewFatal(codec.ErrCodeAuthFirst, "AUTH required before "+verb))
-		return false
-	}
-	return true
+	return "deflate"
 }
 
 // bodyShort handles an IDENTIFY/AUTH body that has not fully arrived: wait for

@@ -84,8 +84,11 @@ func (c *conn) readMessageBody(verb string, rest []byte, minParams int) ([]byte,
 		c.need = 4 + int(size)
 		return nil, needMore
 	}
-	if !c.checkAuth(verb) {
+	switch c.checkAuth(verb, topic, nil) {
+	case authDenied:
 		return nil, 0
+	case authPaused:
+		return nil, needMore
 	}
 	return rest[4 : 4+size], 4 + int(size)
 }
@@ -118,8 +121,11 @@ func (c *conn) cmdMpub(rest []byte) int {
 		c.fail(codec.NewFatal(codec.ErrCodeBadTopic, "E_BAD_TOPIC MPUB topic name "+codec.Quote(name)+" is not valid"))
 		return 0
 	}
-	if !c.checkAuth("MPUB") {
+	switch c.checkAuth("MPUB", name, nil) {
+	case authDenied:
 		return 0
+	case authPaused:
+		return needMore
 	}
 	// upstream creates the topic before reading the body
 	t, err := c.srv.nsqd.GetTopicBytes(name)

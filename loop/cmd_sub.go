@@ -8,31 +8,35 @@ import (
 	"nsqreactor/core"
 )
 
-// cmdSub handles SUB <topic> <channel>.
-func (c *conn) cmdSub() {
+// cmdSub handles SUB <topic> <channel>. It returns 0, or needMore while an
+// auth re-query is in flight.
+func (c *conn) cmdSub() int {
 	if c.state.Load() != stateInit {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot SUB in current state"))
-		return
+		return 0
 	}
 	if c.heartbeatNanos.Load() <= 0 {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot SUB with heartbeats disabled"))
-		return
+		return 0
 	}
 	if c.cmd.NParam < 2 {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "SUB insufficient number of parameters"))
-		return
+		return 0
 	}
 	topicName, chanName := c.cmd.Params[0], c.cmd.Params[1]
 	if !core.IsValidName(topicName) {
 		c.fail(codec.NewFatal(codec.ErrCodeBadTopic, "SUB topic name "+codec.Quote(topicName)+" is not valid"))
-		return
+		return 0
 	}
 	if !core.IsValidName(chanName) {
 		c.fail(codec.NewFatal(codec.ErrCodeBadChannel, "SUB channel name "+codec.Quote(chanName)+" is not valid"))
-		return
+		return 0
 	}
-	if !c.checkAuth("SUB") {
-		return
+	switch c.checkAuth("SUB", topicName, chanName) {
+	case authDenied:
+		return 0
+	case authPaused:
+		return needMore
 	}
 	opts := core.SubscribeOptions{ClientID: c.id, MsgTimeout: c.msgTimeout, SampleRate: c.sampleRate}
 	var err error
@@ -54,17 +58,18 @@ func (c *conn) cmdSub() {
 	case errors.Is(err, core.ErrTooManyClients):
 		c.fail(codec.NewFatal(codec.ErrCodeSubFailed, "SUB failed consumers for "+string(topicName)+":"+string(chanName)+
 			" exceeds limit of "+codec.Itoa(int64(c.srv.nsqd.Options().MaxChannelConsumers))))
-		return
+		return 0
 	case errors.Is(err, core.ErrExiting):
 		c.fail(codec.NewFatal(codec.ErrCodeSubFailed, "SUB failed to deleted topic/channel"))
-		return
+		return 0
 	case err != nil:
 		c.fail(codec.NewFatal(codec.ErrCodeSubFailed, "SUB failed "+err.Error()))
-		return
+		return 0
 	}
 	c.state.Store(stateSubscribed)
 	c.shareStats()
 	c.respond(codec.RespOK)
+	return 0
 }
 
 // cmdRdy handles RDY [<count>].

@@ -36,9 +36,16 @@ type conn struct {
 	out      []byte   // this batch's write buffer
 	bodies   [][]byte // MPUB scratch, reused
 	closeNow bool     // a fatal error was queued; close after the write
+	halt     bool     // stop parsing this buffer: closeNow, a layer switch, or a pause
 	eof      bool     // the peer closed its side: a short body is an error now
 
 	identity // negotiated IDENTIFY values
+
+	// ext is nil on a plain connection that waits for nothing: the fast
+	// path's only test. It holds the TLS and compression layers and the
+	// pause for an asynchronous answer (TLS handshake, auth server).
+	ext  *connExt
+	auth *authConn // AUTH state; nil until the first AUTH
 
 	sub *core.Subscription
 	ch  *core.Channel
@@ -118,11 +125,28 @@ func (c *conn) endBatch() error {
 	}
 	c.drainScheduled = false
 	c.outboxMu.Unlock()
+	return c.flushOut()
+}
+
+// flushOut writes c.out now, through whatever layers are active (the one
+// test a plain connection pays); an upgrade also uses it to put the bytes
+// before the switch point on the wire.
+func (c *conn) flushOut() error {
 	if len(c.out) == 0 {
 		return nil
 	}
+	if c.ext != nil {
+		return c.ext.writeOut(c)
+	}
 	_, err := c.gc.Write(c.out)
 	c.stats.bytesOut.Add(uint64(len(c.out)))
+	c.recycleOut()
+	return err
+}
+
+// recycleOut empties c.out after a write, dropping buffers that a burst of
+// large messages made too big to keep.
+func (c *conn) recycleOut() {
 	c.out = c.out[:0]
 	if cap(c.out) > maxRetainedBuffer {
 		c.out = nil
@@ -130,7 +154,6 @@ func (c *conn) endBatch() error {
 	if cap(c.spare) > maxRetainedBuffer {
 		c.spare = nil
 	}
-	return err
 }
 
 // maxRetainedBuffer caps the write buffers a connection keeps between
@@ -146,7 +169,7 @@ func (c *conn) respond(payload []byte) {
 func (c *conn) fail(e *codec.Error) {
 	c.out = codec.AppendError(c.out, e)
 	if e.Fatal {
-		c.closeNow = true
+		c.closeNow, c.halt = true, true
 	}
 	c.srv.nsqd.Logger().Logf(core.LogLevelError, "[%s] - %s", c.remoteAddr, e.Error())
 }

@@ -15,15 +15,16 @@ func (c *conn) handleCommand(b []byte) int {
 	if err != nil {
 		// upstream: "failed to read command - bufio: buffer full", no frame
 		c.srv.nsqd.Logger().Logf(core.LogLevelError, "[%s] failed to read command - %s", c.remoteAddr, err)
-		c.closeNow = true
+		c.closeNow, c.halt = true, true
 		return len(b)
 	}
 	if n == 0 {
 		return 0
 	}
 	cmd := &c.cmd
-	if c.srv.nsqd.Options().TLSRequired != core.TLSNotRequired && !bytes.Equal(cmd.Name, codec.VerbIdentify) {
-		// TODO(#6): connections that completed the tls_v1 upgrade pass here.
+	if c.srv.tlsRequired && !c.tlsActive() && !bytes.Equal(cmd.Name, codec.VerbIdentify) {
+		// upstream: every command but IDENTIFY, unknown ones and NOP
+		// included, named by its raw first token
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "cannot "+string(cmd.Name)+" in current state (TLS required)"))
 		return n
 	}
@@ -46,7 +47,7 @@ func (c *conn) handleCommand(b []byte) int {
 		c.cmdTouch()
 	case "NOP":
 	case "SUB":
-		c.cmdSub()
+		used = c.cmdSub()
 	case "CLS":
 		c.cmdCls()
 	case "IDENTIFY":
@@ -63,5 +64,7 @@ func (c *conn) handleCommand(b []byte) int {
 	return n + used
 }
 
-// needMore is what a handler returns when its body has not fully arrived.
+// needMore is what a handler returns when its body has not fully arrived,
+// or when it paused the connection (c.halt) to wait for an answer: either way
+// the command stays unconsumed and is parsed again later.
 const needMore = -1

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/panjf2000/gnet/v2/pkg/logging"
 	"golang.org/x/sys/unix"
 
+	"nsqreactor/auth"
 	"nsqreactor/codec"
 	"nsqreactor/core"
 )
@@ -34,6 +36,15 @@ type Server struct {
 	boundTo string
 
 	registry registry
+
+	// negotiated features, fixed at Listen
+	tlsConfig   *tls.Config  // nil: no --tls-cert/--tls-key, tls_v1 is never granted
+	tlsRequired bool         // --tls-required (or tcp-https): commands need TLS first
+	auth        *auth.Client // nil: no --auth-http-address
+
+	background sync.WaitGroup     // TLS handshakes and auth queries in flight
+	stopping   context.Context    // cancelled by Close: ends auth queries
+	stop       context.CancelFunc //
 }
 
 // Listen starts a V2 server on addr ("host:port", or a unix socket path) and
@@ -41,6 +52,10 @@ type Server struct {
 func Listen(n *core.NSQD, addr string) (*Server, error) {
 	s := &Server{nsqd: n, booted: make(chan struct{}), done: make(chan error, 1)}
 	s.registry.init()
+	if err := s.initFeatures(n.Options()); err != nil {
+		s.stop()
+		return nil, err
+	}
 	proto := "tcp://" + addr
 	s.network = "tcp"
 	if _, _, err := net.SplitHostPort(addr); err != nil {
@@ -62,9 +77,30 @@ func Listen(n *core.NSQD, addr string) (*Server, error) {
 		if err == nil {
 			err = errors.New("engine stopped")
 		}
+		s.stop()
 		return nil, err
 	}
 	return s, nil
+}
+
+// initFeatures builds what IDENTIFY and AUTH negotiate from the options
+// (already validated by Options.Validate, so errors here are unexpected).
+func (s *Server) initFeatures(opts *core.Options) error {
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	var err error
+	if s.tlsConfig, err = opts.BuildTLSConfig(); err != nil {
+		return err
+	}
+	s.tlsRequired = opts.TLSRequired != core.TLSNotRequired
+	if len(opts.AuthHTTPAddresses) > 0 {
+		clientTLS, err := opts.BuildClientTLSConfig()
+		if err != nil {
+			return err
+		}
+		s.auth = auth.NewClient(opts.AuthHTTPAddresses, opts.AuthHTTPRequestMethod, clientTLS,
+			opts.HTTPClientConnectTimeout, opts.HTTPClientRequestTimeout)
+	}
+	return nil
 }
 
 // Addr is the bound address: host:port with the real port for TCP, the
@@ -89,6 +125,18 @@ func (s *Server) Close() error {
 	select {
 	case <-s.done:
 	case <-ctx.Done():
+	}
+	// every connection is closed: their handshakes have failed and their
+	// auth queries are cancelled; wait (bounded) for the goroutines
+	s.stop()
+	waited := make(chan struct{})
+	go func() { s.background.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	}
+	if s.auth != nil {
+		s.auth.Close()
 	}
 	return err
 }
@@ -149,13 +197,16 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	if !ok {
 		return gnet.None
 	}
-	if c.magicOK && !c.closeNow && gc.InboundBuffered() > 0 {
+	if c.magicOK && !c.closeNow && c.ext == nil && gc.InboundBuffered() > 0 {
 		// The peer closed its side with a command unfinished: answer it as
 		// upstream does when its read fails ("... failed to read body").
 		// gnet flushes what is written here before closing the socket.
 		c.eof = true
 		c.readCommands()
 		c.endBatch()
+	}
+	if c.ext != nil {
+		c.ext.close(c)
 	}
 	s.registry.remove(c)
 	s.nsqd.RemoveClient(c.id)
@@ -170,7 +221,9 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	c := gc.Context().(*conn)
 	c.beginBatch()
-	if c.need == 0 || gc.InboundBuffered() >= c.need {
+	if c.ext != nil {
+		c.extTraffic() // TLS, compression, or waiting for an answer
+	} else if c.need == 0 || gc.InboundBuffered() >= c.need {
 		c.readCommands()
 	}
 	if c.heartbeatDue.Swap(false) {
@@ -182,21 +235,33 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
-// readCommands handles every complete command in the inbound buffer.
+// readCommands handles every complete command in gnet's inbound buffer: the
+// plain path, where the socket's bytes are the commands.
 func (c *conn) readCommands() {
 	buf, _ := c.gc.Peek(-1)
 	if len(buf) == 0 {
 		return
 	}
+	if off := c.parseCommands(buf); off > 0 { // gnet's Discard(0) would drop everything
+		c.gc.Discard(off)
+		c.stats.bytesIn.Add(uint64(off))
+	}
+}
+
+// parseCommands handles the complete commands at the start of buf (the magic
+// first, on a new connection) and returns how many bytes they used. It stops
+// early when c.halt is set: after a fatal error, at an upgrade's switch
+// point, or when a command paused the connection. buf must stay valid and
+// unchanged until it returns.
+func (c *conn) parseCommands(buf []byte) int {
 	off := 0
 	if !c.magicOK {
 		if len(buf) < 4 {
-			return
+			return 0
 		}
 		if string(buf[:4]) != codec.Magic {
 			c.fail(codec.ErrBadProtocol)
-			c.gc.Discard(len(buf))
-			return
+			return len(buf)
 		}
 		c.magicOK = true
 		c.magicSeen.Store(true)
@@ -204,7 +269,7 @@ func (c *conn) readCommands() {
 		off = 4
 	}
 	c.need = 0
-	for off < len(buf) && !c.closeNow {
+	for off < len(buf) && !c.halt {
 		n := c.handleCommand(buf[off:])
 		if n == 0 {
 			break // c.need, if set, counts from this command's first byte
@@ -212,10 +277,7 @@ func (c *conn) readCommands() {
 		off += n
 		c.lastCommand.Store(time.Now().UnixNano())
 	}
-	if off > 0 { // gnet's Discard(0) would drop everything
-		c.gc.Discard(off)
-		c.stats.bytesIn.Add(uint64(off))
-	}
+	return off
 }
 
 // OnTick runs on the ticker goroutine: it only reads atomics and calls

@@ -52,7 +52,7 @@ func (c *conn) heartbeat() {
 		if c.writeStallSince == 0 {
 			c.writeStallSince = now
 		} else if now-c.writeStallSince >= c.heartbeatNanos.Load() {
-			c.closeNow = true
+			c.closeNow, c.halt = true, true
 			return
 		}
 	} else {

@@ -99,7 +99,7 @@ func (c *conn) publish(verb, failCode string, body []byte, d time.Duration) {
 	if err == nil {
 		owned := make([]byte, len(body))
 		copy(owned, body)
-		err = t.Put(owned, d)
+		err = t.PutDurable(owned, d, &c.dur)
 	}
 	if err != nil {
 		c.fail(codec.NewFatal(failCode, verb+" failed "+err.Error()))
@@ -179,7 +179,7 @@ func (c *conn) cmdMpub(rest []byte) int {
 		msg, off = codec.NextMPUBMessage(owned, off)
 		c.bodies = append(c.bodies, msg[:len(msg):len(msg)])
 	}
-	err = t.PutMulti(c.bodies)
+	err = t.PutMultiDurable(c.bodies, &c.dur)
 	clear(c.bodies)
 	if err != nil {
 		c.fail(codec.NewFatal(codec.ErrCodeMpubFailed, "MPUB failed "+err.Error()))

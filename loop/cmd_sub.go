@@ -38,7 +38,10 @@ func (c *conn) cmdSub() int {
 	case authPaused:
 		return needMore
 	}
-	opts := core.SubscribeOptions{ClientID: c.id, MsgTimeout: c.msgTimeout, SampleRate: c.sampleRate}
+	nopts := c.srv.nsqd.Options()
+	opts := core.SubscribeOptions{ClientID: c.id, MsgTimeout: c.msgTimeout, SampleRate: c.sampleRate,
+		ZoneLocal:   nopts.TopologyZone != "" && c.topologyZone == nopts.TopologyZone,
+		RegionLocal: nopts.TopologyRegion != "" && c.topologyRegion == nopts.TopologyRegion}
 	var err error
 	// a channel or topic being deleted (ephemeral cleanup) is retried once
 	// with a fresh one, as upstream does

@@ -49,6 +49,7 @@ type conn struct {
 
 	sub *core.Subscription
 	ch  *core.Channel
+	dur core.Durability // --sync-every=1: records this batch's publishes wait for
 
 	outboxMu        sync.Mutex // guards outbox and drainScheduled
 	outbox          []byte     // message frames from Deliver, waiting for the loop

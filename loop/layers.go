@@ -15,6 +15,7 @@ const (
 	waitNone      waitState = iota
 	waitHandshake           // the TLS handshake runs on a helper goroutine
 	waitAuth                // an auth server query runs on a helper goroutine
+	waitDurable             // --sync-every=1: this batch's OKs wait for the fsync
 )
 
 // streamDecoder is a compression layer's inbound half (codec.SnappyDecoder,
@@ -67,6 +68,9 @@ type connExt struct {
 
 	reply  atomic.Pointer[authReply] // set by the auth goroutine
 	cancel context.CancelFunc        // cancels the auth query in flight
+
+	held    []byte                // responses held until durable (waitDurable)
+	durable atomic.Pointer[error] // set by the durability waiter: nil error = synced
 }
 
 // layered reports whether bytes must pass through a TLS or compression layer.
@@ -266,6 +270,41 @@ func (c *conn) collectAnswer() bool {
 		}
 		x.wait, x.cancel = waitNone, nil
 		c.auth.reply = r
+	case waitDurable:
+		r := x.durable.Swap(nil)
+		if r == nil {
+			return false
+		}
+		x.wait = waitNone
+		if *r != nil {
+			// the sync failed: the held OKs must not go out
+			c.srv.nsqd.Logger().Logf(core.LogLevelError, "[%s] disk sync failed - %s", c.remoteAddr, *r)
+			x.held = x.held[:0]
+			c.closeNow, c.halt = true, true
+			return false
+		}
+		c.out = append(c.out, x.held...)
+		x.held = x.held[:0]
 	}
 	return true
+}
+
+// holdForDurability runs at the end of a batch that published with
+// --sync-every=1: the batch's responses are held (message frames still flow)
+// and parsing pauses while one goroutine waits for the shared fsync of every
+// disk queue the batch wrote to (group commit across connections); then the
+// loop is woken, sends the OKs and resumes. A failed sync closes the
+// connection without them, so no publish is acknowledged that is not on disk.
+func (c *conn) holdForDurability() {
+	x := c.extension()
+	x.held = append(x.held, c.out...)
+	c.out = c.out[:0]
+	x.wait = waitDurable
+	w := c.dur
+	c.dur = core.Durability{}
+	go func() {
+		err := w.Wait()
+		x.durable.Store(&err)
+		c.gc.Wake(nil)
+	}()
 }

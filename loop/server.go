@@ -226,6 +226,9 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	} else if c.need == 0 || gc.InboundBuffered() >= c.need {
 		c.readCommands()
 	}
+	if c.dur.Pending() {
+		c.holdForDurability()
+	}
 	if c.heartbeatDue.Swap(false) {
 		c.heartbeat()
 	}

@@ -271,12 +271,17 @@ func (c *conn) parseCommands(buf []byte) int {
 		off = 4
 	}
 	c.need = 0
+	start := off
 	for off < len(buf) && !c.halt {
 		n := c.handleCommand(buf[off:])
 		if n == 0 {
 			break // c.need, if set, counts from this command's first byte
 		}
 		off += n
+	}
+	if off > start {
+		// the read deadline runs from the last complete command; one clock
+		// read per batch (per command showed in the fan-out profile)
 		c.lastCommand.Store(time.Now().UnixNano())
 	}
 	return off

@@ -161,6 +161,10 @@ func (d *Daemon) scanAddrs() {
 	}
 }
 
+// PID returns the process id, for reading /proc/<pid>/status and
+// /proc/<pid>/fd while the process runs.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
 // Logs returns everything the process has written to stdout and stderr so far.
 func (d *Daemon) Logs() string {
 	d.mu.Lock()

@@ -3,6 +3,7 @@ package testutil
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ func TestStartNSQD(t *testing.T) {
 			c := Dial(t, d.TCPAddr)
 			c.ExpectAlive(t)
 			c.Close()
+			if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(d.PID()))); err != nil {
+				t.Fatalf("PID() = %d, not a running process: %v", d.PID(), err)
+			}
 			d.Stop()
 			if !d.Exited() {
 				t.Fatal("daemon still running after Stop")

@@ -29,7 +29,39 @@ func (d *Disk) recover() error {
 	if err := d.openSegments(nums); err != nil {
 		return err
 	}
+	if err := d.dropInterruptedTail(); err != nil {
+		return err
+	}
 	d.restore(m)
+	return nil
+}
+
+// dropInterruptedTail removes trailing segment files that a kill during a
+// segment roll left behind with no header and nothing else (empty or
+// zero-filled). Left last, such a file would hide the real tail — records
+// of the previous segment written after the last metadata sync — from
+// trimTail, so nextSeq would come from the lagging metadata and new records
+// would reuse acknowledged sequence numbers (found by test/chaos's crash
+// loop with small segments).
+func (d *Disk) dropInterruptedTail() error {
+	for n := len(d.segs); n > 0; n = len(d.segs) {
+		last := d.segs[n-1]
+		if last.headerOK || !allZero(last.data) {
+			return nil
+		}
+		d.logf("removing %s: its creation was interrupted (no header, no record)", last.path)
+		last.drop(true)
+		d.segs = d.segs[:n-1]
+		if n > 1 { // the previous segment becomes the write tail: reopen it writable
+			prev := d.segs[n-2]
+			s, err := openSegment(prev.path, prev.num, true)
+			if err != nil {
+				return err
+			}
+			prev.drop(false)
+			d.segs[n-2] = s
+		}
+	}
 	return nil
 }
 
@@ -41,7 +73,7 @@ func (d *Disk) openSegments(nums []uint64) error {
 			return err
 		}
 		d.segs = append(d.segs, s)
-		if !s.headerOK && s.end > 0 {
+		if !s.headerOK && s.end > 0 && !allZero(s.data) { // all zero: see dropInterruptedTail
 			d.corrupt("bad header in %s", s.path)
 		}
 	}

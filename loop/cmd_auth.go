@@ -50,21 +50,9 @@ func (c *conn) cmdAuth(rest []byte) int {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "AUTH invalid number of parameters"))
 		return 0
 	}
-	opts := c.srv.nsqd.Options()
-	size, ok := codec.ParseSize(rest)
-	if !ok {
-		return c.bodyShort(verb, "body size")
-	}
-	if int64(size) > opts.MaxBodySize {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "AUTH body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(opts.MaxBodySize)))
-		return 0
-	}
-	if size <= 0 {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "AUTH invalid body size "+codec.Itoa(int64(size))))
-		return 0
-	}
-	if len(rest) < 4+int(size) {
-		return c.bodyShort(verb, "body")
+	body, used := c.sizedBody(verb, rest)
+	if body == nil {
+		return used
 	}
 	if c.auth.authorized() {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "AUTH already set"))
@@ -76,14 +64,14 @@ func (c *conn) cmdAuth(rest []byte) int {
 	}
 	r := c.takeAuthReply()
 	if r == nil {
-		c.auth.secret = string(rest[4 : 4+size])
+		c.auth.secret = string(body)
 		c.queryAuth()
 		return needMore
 	}
 	if !c.finishAuth(r) {
 		return 0
 	}
-	return 4 + int(size)
+	return used
 }
 
 // finishAuth answers AUTH with the auth server's reply: the identity JSON,

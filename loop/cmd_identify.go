@@ -19,36 +19,25 @@ func (c *conn) cmdIdentify(rest []byte) int {
 		return 0
 	}
 	opts := c.srv.nsqd.Options()
-	size, ok := codec.ParseSize(rest)
-	if !ok {
-		return c.bodyShort(verb, "body size")
+	body, used := c.sizedBody(verb, rest)
+	if body == nil {
+		return used
 	}
-	if int64(size) > opts.MaxBodySize {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "IDENTIFY body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(opts.MaxBodySize)))
-		return 0
-	}
-	if size <= 0 {
-		c.fail(codec.NewFatal(codec.ErrCodeBadBody, "IDENTIFY invalid body size "+codec.Itoa(int64(size))))
-		return 0
-	}
-	if len(rest) < 4+int(size) {
-		return c.bodyShort(verb, "body")
-	}
-	req, perr := codec.ParseIdentify(rest[4 : 4+size])
+	req, perr := codec.ParseIdentify(body)
 	if perr != nil {
 		c.fail(perr)
 		return 0
 	}
 	if e := c.applyIdentify(&req, opts); e != nil {
 		c.fail(e)
-		return 4 + int(size)
+		return used
 	}
 	if !req.FeatureNegotiation {
 		c.respond(codec.RespOK)
-		return 4 + int(size)
+		return used
 	}
 	c.respondIdentify(&req, opts)
-	return 4 + int(size)
+	return used
 }
 
 // applyIdentify validates the negotiable values in upstream's order and
@@ -256,4 +245,28 @@ func (c *conn) bodyShort(verb, what string) int {
 		return 0
 	}
 	return needMore
+}
+
+// sizedBody reads the [int32 size][body] of IDENTIFY or AUTH with upstream's
+// checks and messages. It returns the body (aliasing rest) and the bytes it
+// used, or a nil body and what the handler must return: 0 after a queued
+// error, needMore while it has not fully arrived.
+func (c *conn) sizedBody(verb string, rest []byte) ([]byte, int) {
+	max := c.srv.nsqd.Options().MaxBodySize
+	size, ok := codec.ParseSize(rest)
+	if !ok {
+		return nil, c.bodyShort(verb, "body size")
+	}
+	if int64(size) > max {
+		c.fail(codec.NewFatal(codec.ErrCodeBadBody, verb+" body too big "+codec.Itoa(int64(size))+" > "+codec.Itoa(max)))
+		return nil, 0
+	}
+	if size <= 0 {
+		c.fail(codec.NewFatal(codec.ErrCodeBadBody, verb+" invalid body size "+codec.Itoa(int64(size))))
+		return nil, 0
+	}
+	if len(rest) < 4+int(size) {
+		return nil, c.bodyShort(verb, "body")
+	}
+	return rest[4 : 4+size], 4 + int(size)
 }

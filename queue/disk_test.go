@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -472,14 +473,28 @@ func TestDiskSyncEvery(t *testing.T) {
 	})
 	diskPut(t, d, []byte("a"))
 	diskPut(t, d, []byte("b"))
+	// creating the first segment may start a sync of its own (the directory
+	// entry must reach the disk), which the syncer can run late under load:
+	// only a sync that covers the second Put would be early
 	select {
 	case v := <-synced:
-		t.Fatalf("sync after 2 of 3 operations (durable %d)", v)
+		if v > 1 {
+			t.Fatalf("sync after 2 of 3 operations (durable %d)", v)
+		}
 	default:
 	}
 	diskPut(t, d, []byte("c"))
-	if v := <-synced; v != 3 {
-		t.Fatalf("durable after the third Put: %d, want 3", v)
+	deadline := time.After(5 * time.Second)
+	for v := uint64(0); v < 3; {
+		select {
+		case v = <-synced:
+			if v > 3 {
+				t.Fatalf("durable %d after 3 Puts", v)
+			}
+		case <-deadline:
+			diskClose(t, d)
+			t.Fatalf("no sync covered the third Put within 5 s (durable %d)", v)
+		}
 	}
 	diskClose(t, d)
 }

@@ -105,7 +105,7 @@ type Disk struct {
 	metaGen uint64   // bumped by every change the metadata file records
 	metaOn  uint64   // metaGen captured by the last sync that wrote the metadata
 	dirty   bool     // a segment was created: the directory needs an fsync
-	unlinks []string // dropped segments' files, unlinked by the next sync
+	unlinks []uint64 // numbers of dropped segments, whose files the next sync unlinks
 	kicked  bool     // the syncer has been signalled and has not started yet
 	failed  error    // sticky sync failure: Put refuses to add to a queue that cannot sync
 	closed  bool
@@ -194,7 +194,7 @@ func (d *Disk) Empty() error {
 		return ErrClosed
 	}
 	for _, s := range d.segs {
-		d.unlinks = append(d.unlinks, s.path) // by the Sync below, after the metadata
+		d.unlinks = append(d.unlinks, s.num) // by the Sync below, with the metadata
 	}
 	err := d.dropSegments(false)
 	d.acks.reset(d.nextSeq)
@@ -250,7 +250,11 @@ func (d *Disk) shutdown(keep bool) error {
 		err = derr
 	}
 	if !keep {
-		for _, path := range append(d.unlinks, d.metaPath) {
+		paths := []string{d.metaPath}
+		for _, num := range d.unlinks {
+			paths = append(paths, d.segPath(num))
+		}
+		for _, path := range paths {
 			if rerr := removeFile(path); rerr != nil && !isNotExist(rerr) && err == nil {
 				err = rerr
 			}

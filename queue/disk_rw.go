@@ -235,7 +235,7 @@ func (d *Disk) dropAcked() {
 			break
 		}
 		s.drop(false)
-		d.unlinks = append(d.unlinks, s.path)
+		d.unlinks = append(d.unlinks, s.num)
 		k++
 	}
 	if k == 0 {

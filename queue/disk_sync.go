@@ -108,7 +108,7 @@ type syncJob struct {
 	dirty   bool        // fsync the directory
 	meta    []byte      // the metadata file to write, or nil
 	metaBuf []byte      // meta's storage
-	unlinks []string    // files of dropped segments
+	unlinks []uint64    // numbers of dropped segments
 }
 
 // flush is one sync: a snapshot under d.mu, then the I/O without it. It
@@ -130,12 +130,15 @@ func (d *Disk) flush() (uint64, error) {
 	if err == nil && job.meta != nil {
 		err = writeMetaFile(d.metaPath, job.meta)
 	}
-	for _, path := range job.unlinks {
-		if err != nil { // the old metadata still names the file: keep it for later
+	for _, num := range job.unlinks {
+		if err != nil { // the new metadata may not be on disk: keep it for later
 			d.mu.Lock()
-			d.unlinks = append(d.unlinks, path)
+			d.unlinks = append(d.unlinks, num)
 			d.mu.Unlock()
-		} else if uerr := removeFile(path); uerr != nil && !isNotExist(uerr) {
+			continue
+		}
+		path := d.segPath(num)
+		if uerr := removeFile(path); uerr != nil && !isNotExist(uerr) {
 			d.logf("removing %s: %s", path, uerr)
 		}
 	}
@@ -186,6 +189,13 @@ func (d *Disk) appendMeta(b []byte) []byte {
 		m.endSeg, m.endPos = last.num, uint64(last.end)
 	}
 	m.floorSeg = m.firstSeg
+	// The files this sync will unlink (after writing this metadata) stay
+	// named by it: a kill between the rename and the unlinks leaves them
+	// for recovery to find, see fully acknowledged, and drop again —
+	// instead of orphaning them below firstSeg, where recovery never looks.
+	for _, num := range d.unlinks {
+		m.firstSeg = min(m.firstSeg, num)
+	}
 	if d.readSeq == d.acks.floor && d.ri < len(d.segs) { // restart where the reader is
 		m.floorSeg, m.floorPos = d.segs[d.ri].num, uint64(d.rpos)
 	}

@@ -60,7 +60,8 @@
 // floor and the n ranges [lo, hi) above it are the acknowledgement ledger:
 // every seq below floor and every seq in a range is acknowledged. floorSeg/
 // floorPos say where reading restarts, endSeg/endPos how far the last
-// segment was flushed, firstSeg/nextNum which segment numbers exist.
+// segment was flushed, firstSeg/nextNum which segment numbers may exist
+// (firstSeg includes the segments the writing sync is about to unlink).
 //
 // # Disk queue: acknowledgements
 //
@@ -69,9 +70,12 @@
 // it had been read. In-order Acks only advance the floor; out-of-order ones
 // add or extend a range, so the ledger grows with the disorder, not with the
 // traffic. A segment is dropped once it is sealed and the floor has passed
-// its last record; its file is unlinked by the next sync, after metadata
-// that no longer names it is on disk (recovery probes segment numbers from
-// the metadata and must never meet a hole among newer segments).
+// its last record; its file is unlinked by the next sync, after that sync's
+// metadata is on disk. That metadata still counts the file among the
+// segments that may exist, so a kill between the rename and the unlink
+// leaves a file that recovery finds (it probes the numbers from firstSeg
+// to nextNum, skipping missing ones), sees fully acknowledged, and drops
+// again; the metadata of a later sync no longer names it.
 //
 // # Disk queue: syncing and group commit
 //

@@ -110,15 +110,6 @@ func checkLog(t *testing.T, d *testutil.Daemon, life int) (tornTails int) {
 	return tornTails
 }
 
-// knownBug skips t unless CHAOS_KNOWN_BUGS is set: for tests that
-// reproduce a daemon bug not fixed yet (see the test's comment).
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CHAOS_KNOWN_BUGS") == "" {
-		t.Skip("known bug: " + why + "; see report (CHAOS_KNOWN_BUGS=1 runs it)")
-	}
-}
-
 // Kill -9 at a random moment of mixed load (PUB, MPUB, DPUB, consume with
 // FIN and REQ) in durable mode, restart on the same data path, repeat; then
 // drain. 10 cycles by default (about 9 s), 3 with -short, 50 under
@@ -138,12 +129,13 @@ func TestCrashLoop(t *testing.T) {
 }
 
 // TestCrashLoop with 64 KiB segments: rolls and deletions of segments
-// happen every few dozen messages, so kills land in them. It finds two
-// disk-queue bugs (see TestCrashDuringSegmentRoll for the first, exactly):
-// acknowledged messages lost after a kill during a roll, and segment files
-// orphaned by a kill between the metadata write and the unlinks of a sync.
+// happen every few dozen messages, so kills land in them. It found two
+// disk-queue bugs, both fixed, each now reproduced exactly by its own test:
+// acknowledged messages lost after a kill during a roll
+// (TestCrashDuringSegmentRoll), and segment files orphaned by a kill between
+// a sync's metadata write and its unlinks (queue's
+// TestDiskKillBetweenMetaAndUnlink).
 func TestCrashLoopSmallSegments(t *testing.T) {
-	knownBug(t, "a kill -9 during a sync can orphan fully acknowledged segment files (a disk leak; no message loss since the segment-roll fix)")
 	crashLoop(t, "--max-bytes-per-file=65536")
 }
 
@@ -413,8 +405,6 @@ func TestCrashDuringSegmentRoll(t *testing.T) {
 		size int64
 	}{{"no leftover file", -1}, {"empty file", 0}, {"zero-filled file", 65536}} {
 		t.Run(leftover.name, func(t *testing.T) {
-			if leftover.size >= 0 {
-			}
 			args := []string{"--mem-queue-size=0", "--sync-every=1", "--max-bytes-per-file=65536"}
 			d := impl.Start(t, args...)
 			sub := testutil.Dial(t, d.TCPAddr)

@@ -13,7 +13,6 @@
 //	CHAOS_CONNS=n        concurrent connections (15,000 / 2,000 / 15,000)
 //	CHAOS_CRASHES=n      kill -9 cycles (10 / 3 / 50)
 //	CHAOS_SEED=n         seed of the crash loop's random choices
-//	CHAOS_KNOWN_BUGS=1   also run the tests that reproduce open daemon bugs
 //
 // The soak test is scripts/soak.sh (benchmarks/cmd/nsqsoak), not run here.
 package chaos

@@ -6,6 +6,8 @@
 # duration is a -fuzztime value (default 10s; "30s", "5m", or "1000x" for a
 # count of executions). CI calls it with a short time, developers with a long
 # one. target-regexp (default: all) restricts which Fuzz* targets run.
+# FUZZ_PARALLEL=n sets the fuzzer's worker count (default GOMAXPROCS), e.g.
+# 1 for a long run beside other work: `FUZZ_PARALLEL=1 nice scripts/fuzz.sh 10m`.
 #
 # Targets are discovered with `go test -list '^Fuzz' ./...`. A failing input
 # is written by the fuzzer to <pkg>/testdata/fuzz/<Target>/; commit it with
@@ -47,7 +49,7 @@ while read -r pkg name; do
 	log="$logdir/$total.log"
 	echo "=== fuzz $name ($pkg) for $fuzztime"
 	start=$(date +%s)
-	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" </dev/null >"$log" 2>&1; then
+	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" </dev/null >"$log" 2>&1; then
 		status=PASS
 	else
 		status=FAIL

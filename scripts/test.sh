@@ -43,9 +43,9 @@ go test -count=1 -run 'Alloc' ./codec/ ./queue/ ./core/ ./loop/ ./httpfast/
 step "benchmark harness smoke tests"
 (cd benchmarks && go test -count=1 -timeout 5m ./...)
 
-step "fuzzing, briefly (${FUZZTIME:-5s} per target)"
+step "fuzzing, briefly (${FUZZTIME:-15s} per target)"
 if [ -x scripts/fuzz.sh ]; then
-	scripts/fuzz.sh "${FUZZTIME:-5s}"
+	scripts/fuzz.sh "${FUZZTIME:-15s}"
 fi
 
 step "all tests passed"

@@ -31,21 +31,6 @@ import (
 // --statsd-udp-packet-size is not positive.
 const defaultPacketSize = 4096
 
-// statsdPrefix expands --statsd-prefix: every "%s" becomes the host key
-// (broadcast address and HTTP port, "." and ":" replaced by "_") and a
-// missing trailing "." is added; an empty prefix stays empty.
-func statsdPrefix(prefix, broadcastAddress string, httpPort int) string {
-	if prefix == "" {
-		return ""
-	}
-	hostKey := strings.NewReplacer(".", "_", ":", "_").Replace(net.JoinHostPort(broadcastAddress, strconv.Itoa(httpPort)))
-	p := strings.ReplaceAll(prefix, "%s", hostKey)
-	if !strings.HasSuffix(p, ".") {
-		p += "."
-	}
-	return p
-}
-
 // packer builds the datagrams of one push.
 type packer struct {
 	prefix  string
@@ -99,7 +84,7 @@ func (c *Cluster) startStatsd() {
 		return
 	}
 	_, httpPort := c.BroadcastPorts()
-	prefix := statsdPrefix(c.opts.StatsdPrefix, c.opts.BroadcastAddress, httpPort)
+	prefix := core.StatsdPrefix(c.opts.StatsdPrefix, c.opts.BroadcastAddress, httpPort)
 	c.wg.Add(1)
 	go c.statsdLoop(interval, prefix)
 }

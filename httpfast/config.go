@@ -2,9 +2,7 @@ package httpfast
 
 import (
 	"encoding/json"
-	"net"
 	"reflect"
-	"strconv"
 	"strings"
 
 	"github.com/valyala/fasthttp"
@@ -109,7 +107,7 @@ func (s *Server) optionValue(name string) (any, bool) {
 	case "nsqlookupd_tcp_addresses":
 		return s.LookupdTCPAddresses(), true
 	case "statsd_prefix":
-		return s.statsdPrefix(), true
+		return core.StatsdPrefix(s.opts.StatsdPrefix, s.opts.BroadcastAddress, s.Port()), true
 	case "broadcast_tcp_port":
 		if s.opts.BroadcastTCPPort == 0 {
 			return max(s.tcpPort, 0), true
@@ -142,20 +140,3 @@ func configName(f reflect.StructField) string {
 	return strings.ReplaceAll(flagName, "-", "_")
 }
 
-// statsdPrefix is --statsd-prefix as upstream resolves it at startup: "%s"
-// replaced by the host key of broadcast-address:<http port> (dots and colons
-// become underscores; port 0 for a unix socket) and a trailing '.' added.
-// TODO(#7): the statsd client needs the same value; move this to core then.
-func (s *Server) statsdPrefix() string {
-	prefix := s.opts.StatsdPrefix
-	if prefix == "" {
-		return ""
-	}
-	host := net.JoinHostPort(s.opts.BroadcastAddress, strconv.Itoa(max(s.Port(), 0)))
-	host = strings.NewReplacer(".", "_", ":", "_").Replace(host)
-	prefix = strings.ReplaceAll(prefix, "%s", host)
-	if !strings.HasSuffix(prefix, ".") {
-		prefix += "."
-	}
-	return prefix
-}

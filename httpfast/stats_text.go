@@ -176,8 +176,8 @@ func appendClientText(b []byte, c *core.ClientStats, now time.Time) []byte {
 }
 
 // appendE2EText lists the percentile values, one decimal with a unit
-// (upstream's quantile.Result.String); empty without percentiles.
-// TODO(#7): check the unit boundaries against upstream once percentiles exist.
+// (upstream's quantile.Result.String); empty without percentiles. The shape
+// is checked against upstream by test/compat's TestHTTPStatsTextE2E.
 func appendE2EText(b []byte, e *core.E2ELatency) []byte {
 	for i, p := range e.Percentiles {
 		if i > 0 {

@@ -139,4 +139,3 @@ func configName(f reflect.StructField) string {
 	}
 	return strings.ReplaceAll(flagName, "-", "_")
 }
-

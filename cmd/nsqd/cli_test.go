@@ -106,6 +106,11 @@ func TestCLIMatchesUpstream(t *testing.T) {
 	}
 	// Keep any accidental start on loopback, on free ports, in a temp dir.
 	safe := []string{"--data-path=" + dir, "--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0", "--https-address=127.0.0.1:0"}
+	taken, err := net.Listen("tcp", "127.0.0.1:0") // a port neither binary can bind
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
 
 	tests := []struct {
 		name   string
@@ -135,6 +140,9 @@ func TestCLIMatchesUpstream(t *testing.T) {
 			`FATAL: failed parsing tls_min_version ssl3\.0\n$`},
 		{"config coercion", []string{cfg("coerce.cfg", `msg_timeout = "45000"`)}, 1, `^$`,
 			`^\S+ \S+ ERROR: Resolve failed to coerce value 45000 \(1m0s\) for field MsgTimeout - `},
+		// every listener is bound before any is announced: no "listening" line
+		{"http port taken", []string{"--http-address=" + taken.Addr().String()}, 1, `^$`,
+			`^\[nsqd\] \S+ \S+ INFO: nsqd v1\.3\.0 [^\n]+\n\[nsqd\] \S+ \S+ INFO: ID: \d+\n\[nsqd\] \S+ \S+ FATAL: failed to instantiate nsqd - listen \(127\.0\.0\.1:\d+\) failed - listen tcp 127\.0\.0\.1:\d+: bind: address already in use\n$`},
 		{"config int list element", []string{cfg("panic.cfg", `e2e_processing_latency_percentiles = [1]`)}, 2, `^$`,
 			`^panic: interface conversion: interface \{\} is int64, not float64\n`},
 	}

@@ -51,10 +51,6 @@ func run(opts *core.Options) int {
 		writeFatal(os.Stderr, "failed to load metadata - %s", err)
 		return 1
 	}
-	if err := n.PersistMetadata(); err != nil {
-		writeFatal(os.Stderr, "failed to persist metadata - %s", err)
-		return 1
-	}
 	// nsqlookupd and statsd (issue #7): its core hooks must be installed
 	// before clients can create topics, and after nsqd.dat is loaded.
 	cl := cluster.New(n)
@@ -64,14 +60,24 @@ func run(opts *core.Options) int {
 		writeFatal(os.Stderr, "failed to instantiate nsqd - listen (%s) failed - %s", opts.TCPAddress, err)
 		return 1
 	}
-	log.Logf(core.LogLevelInfo, "TCP: listening on %s", tcp.Addr())
-
 	httpSrv, err := startHTTP(n, tcp.Port()) // issue #4 (http.go); nil when HTTP and HTTPS are off
 	if err != nil {
 		tcp.Close()
 		writeFatal(os.Stderr, "failed to instantiate nsqd - %s", err)
 		return 1
 	}
+	// As upstream, nsqd.dat is rewritten and the listeners announced only
+	// once every listener is bound: a taken port fails startup before.
+	if err := n.PersistMetadata(); err != nil {
+		tcp.Close()
+		if httpSrv != nil {
+			httpSrv.Close()
+		}
+		writeFatal(os.Stderr, "failed to persist metadata - %s", err)
+		return 1
+	}
+	log.Logf(core.LogLevelInfo, "TCP: listening on %s", tcp.Addr())
+	logHTTP(n, httpSrv)
 	n.Start()
 	httpPort := 0 // issue #7: lookupd registers the listen ports
 	if httpSrv != nil {

@@ -99,6 +99,13 @@ func (d *Disk) restore(m *meta) {
 			}
 			if i+1 < n && d.segs[i+1].headerOK {
 				s.endSeq, s.endKnown = d.segs[i+1].firstSeq, true
+			} else if i+1 < n {
+				// the next header is gone, and with it the bound on this
+				// segment's seqs: records written after the last sync
+				// would otherwise get their seqs reused
+				if top, found := d.highestSeq(s, segmentHeaderSize); found {
+					nextSeq = max(nextSeq, top+1)
+				}
 			}
 		}
 		last.endSeq, last.endKnown = nextSeq, true
@@ -179,7 +186,8 @@ func (d *Disk) findSegments(m *meta) ([]uint64, error) {
 // metadata records, and cuts the file after it: a torn or zero-filled tail
 // would otherwise sit between this run's records and the next segment.
 // Corrupt regions before that record are left for the reader, which skips
-// and reports them. It returns the record's seq, if there is one.
+// and reports them. It returns the highest seq of its records, if there
+// is one.
 func (d *Disk) trimTail(s *segment, m *meta) (lastSeq uint64, found bool) {
 	defer s.closeFD()
 	pos := int64(segmentHeaderSize)
@@ -190,7 +198,7 @@ func (d *Disk) trimTail(s *segment, m *meta) (lastSeq uint64, found bool) {
 	for pos < s.end {
 		seq, _, next, ok := parseRecord(s.data, pos, s.end, d.cfg.MaxRecordSize)
 		if ok {
-			lastSeq, found, end, pos = seq, true, next, next
+			lastSeq, found, end, pos = max(lastSeq, seq), true, next, next
 			continue
 		}
 		if pos = scanRecord(s.data, pos+1, s.end, d.cfg.MaxRecordSize); pos < 0 {
@@ -208,4 +216,18 @@ func (d *Disk) trimTail(s *segment, m *meta) (lastSeq uint64, found bool) {
 	}
 	s.end = end
 	return lastSeq, found
+}
+
+// highestSeq returns the highest seq among the valid records of s from pos
+// on, skipping corrupt regions as the reader does.
+func (d *Disk) highestSeq(s *segment, pos int64) (top uint64, found bool) {
+	for pos >= 0 && pos < s.end {
+		seq, _, next, ok := parseRecord(s.data, pos, s.end, d.cfg.MaxRecordSize)
+		if ok {
+			top, found, pos = max(top, seq), true, next
+			continue
+		}
+		pos = scanRecord(s.data, pos+1, s.end, d.cfg.MaxRecordSize)
+	}
+	return top, found
 }

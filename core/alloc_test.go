@@ -3,6 +3,7 @@
 package core
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -27,9 +28,9 @@ func (f *frameConsumer) Deliver(m *Message) {
 func TestPublishDeliverFinishAllocatesNothing(t *testing.T) {
 	n := testNSQD(t, nil)
 	tp, _ := n.GetTopic("t")
-	for _, channels := range []int{1, 3} {
+	for _, channels := range []int{1, 3, 20} { // 20: past any fixed-size copy buffer
 		for i := len(tp.Channels()); i < channels; i++ {
-			ch, _ := tp.GetChannel(string(rune('a' + i)))
+			ch, _ := tp.GetChannel("c" + strconv.Itoa(i))
 			s, _ := ch.AddClient(&frameConsumer{buf: make([]byte, 0, 256)}, SubscribeOptions{MsgTimeout: time.Minute})
 			ch.SetRDY(s, 100)
 		}

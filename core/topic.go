@@ -17,7 +17,8 @@ type Topic struct {
 	nsqd      *NSQD
 	guid      guidGenerator
 
-	// channels is a copy-on-write snapshot read without the lock by Put.
+	// channels is a snapshot read without the lock by Put; see
+	// addChannelLocked and removeChannelLocked for how it changes.
 	channels atomic.Pointer[[]*Channel]
 	flowing  atomic.Bool // started && !paused: messages go to channels
 	exiting  atomic.Bool
@@ -156,22 +157,20 @@ func (t *Topic) queueLocked(m *Message, dur *Durability) error {
 }
 
 // fanOut gives each channel its own copy of m (the first channel gets m
-// itself). Copies are made before any channel sees m, because a channel may
-// deliver, finish and recycle m at once on another goroutine.
+// itself). The fields are read before any channel sees m, because a channel
+// may deliver, finish and recycle m at once on another goroutine; the copies
+// are built from them, so any number of channels costs no allocation beyond
+// the pooled Messages.
 func fanOut(chans []*Channel, m *Message, now int64, dur *Durability) error {
 	if len(chans) == 1 {
 		return chans[0].put(m, now, dur)
 	}
-	var stack [8]*Message
-	copies := stack[:0]
-	for range chans[1:] {
-		c := acquireMessage()
-		c.ID, c.Body, c.Timestamp, c.Attempts, c.deferred = m.ID, m.Body, m.Timestamp, m.Attempts, m.deferred
-		copies = append(copies, c)
-	}
+	id, body, ts, attempts, deferred := m.ID, m.Body, m.Timestamp, m.Attempts, m.deferred
 	first := chans[0].put(m, now, dur)
-	for i, ch := range chans[1:] {
-		if err := ch.put(copies[i], now, dur); err != nil && first == nil {
+	for _, ch := range chans[1:] {
+		c := acquireMessage()
+		c.ID, c.Body, c.Timestamp, c.Attempts, c.deferred = id, body, ts, attempts, deferred
+		if err := ch.put(c, now, dur); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -248,7 +247,7 @@ func (t *Topic) GetChannel(name string) (*Channel, error) {
 		return nil, err
 	}
 	t.byName[name] = ch
-	t.publishChannelsLocked()
+	t.addChannelLocked(ch)
 	t.nsqd.channelsChanged()
 	t.flushQueueLocked()
 	t.mu.Unlock()
@@ -290,7 +289,7 @@ func (t *Topic) DeleteExistingChannel(name string) error {
 
 func (t *Topic) removeChannelLocked(ch *Channel) {
 	delete(t.byName, ch.name)
-	t.publishChannelsLocked()
+	t.dropChannelLocked(ch)
 	t.nsqd.channelsChanged()
 	t.nsqd.logf(LogLevelInfo, "TOPIC(%s): deleting channel %s", t.name, ch.name)
 	ch.exit()
@@ -331,11 +330,26 @@ func (t *Topic) channelDeleted(ch *Channel, last bool) {
 	}
 }
 
-func (t *Topic) publishChannelsLocked() {
-	// unsorted: sorting here made creating N channels O(N² log N)
-	list := make([]*Channel, 0, len(t.byName))
-	for _, ch := range t.byName {
-		list = append(list, ch)
+// addChannelLocked publishes a snapshot with ch appended. A published
+// snapshot's elements never change: the append writes past the length of
+// every snapshot sharing the backing array (a removal always starts a new
+// array), so readers of older snapshots are undisturbed, and creating N
+// channels costs amortized O(1) each instead of a rebuild from the map
+// (which made subscribing 10,000 ephemeral channels quadratic).
+func (t *Topic) addChannelLocked(ch *Channel) {
+	list := append(*t.channels.Load(), ch)
+	t.channels.Store(&list)
+}
+
+// dropChannelLocked publishes a fresh snapshot without ch: a pointer copy,
+// O(channels), with no map walk.
+func (t *Topic) dropChannelLocked(ch *Channel) {
+	old := *t.channels.Load()
+	list := make([]*Channel, 0, max(len(old)-1, 0))
+	for _, c := range old {
+		if c != ch {
+			list = append(list, c)
+		}
 	}
 	t.channels.Store(&list)
 }
@@ -410,7 +424,8 @@ func (t *Topic) exit() {
 		delete(t.byName, ch.name)
 		ch.exit()
 	}
-	t.publishChannelsLocked()
+	empty := []*Channel{}
+	t.channels.Store(&empty)
 	t.queue.Clear(releaseMessage)
 	t.depth.Store(0)
 	t.mu.Unlock()

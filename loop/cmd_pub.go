@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"encoding/binary"
+	"math"
 	"time"
 
 	"nsqreactor/codec"
@@ -161,7 +163,8 @@ func (c *conn) cmdMpub(rest []byte) int {
 			c.fail(verr)
 			return 0
 		}
-		c.need = 4 + int(size)
+		// parse again when the check can learn more, not only at the end
+		c.need = 4 + min(int(size), mpubNextHeader(rest[4:]))
 		return needMore
 	}
 	raw := rest[4 : 4+size]
@@ -188,4 +191,24 @@ func (c *conn) cmdMpub(rest []byte) int {
 	c.stats.addPub(t, count)
 	c.respond(codec.RespOK)
 	return 4 + int(size)
+}
+
+// mpubNextHeader returns how much of an MPUB body whose present part passed
+// codec.ValidateMPUBPrefix must be present before that check can find
+// something new: the end of the count or of the next message's size. Without
+// it a bad size that arrived in a later read than the body's start waited
+// for the whole declared body (or the peer's close) to be answered.
+func mpubNextHeader(body []byte) int {
+	if len(body) < 4 {
+		return 4
+	}
+	count := int(binary.BigEndian.Uint32(body))
+	off := 4
+	for range count {
+		if off+4 > len(body) {
+			return off + 4
+		}
+		off += 4 + int(binary.BigEndian.Uint32(body[off:]))
+	}
+	return math.MaxInt // every size is known: only the whole body says more
 }

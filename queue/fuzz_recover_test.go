@@ -34,23 +34,24 @@ import (
 //	                   2 append n+1 bytes              3 delete the file
 //	                   4 replace with the next off%4096 bytes
 //	                   5 flip bit n%8 of the byte at off
-//	                   6 copy (n+1)*8 bytes from a file (2 more bytes: file, offset/8)
+//	                   6 copy (n+1)*8 bytes of the file (1 more byte: source offset/8)
 //	                   7 zero (n+1)*8 bytes at off
 //	file:  an index into the image's files plus the names recovery may probe
 //	off:   little-endian uint16, reduced modulo the file's size (+1)
 func FuzzDiskRecover(f *testing.F) {
-	f.Add([]byte{0})                                                                                 // crash image, untouched
-	f.Add([]byte{1})                                                                                 // clean image, untouched
-	f.Add([]byte{0, 3, 12, 0, 0})                                                                    // metadata deleted (names[12] is the meta file)
-	f.Add([]byte{0, 0 | 3<<3, 12, 20, 0, 0xde, 0xad, 0xbe, 0xef})                                    // metadata body damaged
-	f.Add([]byte{1, 5 | 7<<3, 2, 40, 0})                                                             // a bit flipped in a segment
-	f.Add([]byte{0, 1, 3, 100, 0})                                                                   // a segment cut mid-record
-	f.Add([]byte{0, 3, 3, 0, 0})                                                                     // a middle segment deleted
-	f.Add([]byte{0, 1, 5, 10, 0})                                                                    // the last segment cut inside its header
-	f.Add([]byte{0, 7 | 31<<3, 5, 24, 0, 4, 5, 10, 0, 'g', 'a', 'r', 'b', 'a', 'g', 'e', '!', 0, 1}) // last segment zeroed, then garbage
-	f.Add([]byte{1, 6 | 31<<3, 1, 24, 0, 2, 3})                                                      // records of one segment copied over another's
-	f.Add([]byte{0, 6 | 31<<3, 5, 0xff, 0xff, 4, 3})                                                 // records appended to the last segment
-	f.Add([]byte{0, 4, 9, 24, 0, 'N', 'R', 'Q', 'S', 1, 0, 0, 0})                                    // a new segment file with a header start
+	// last segment zeroed, then replaced with garbage
+	f.Add([]byte{0, 7 | 31<<3, 5, 24, 0, 4, 5, 10, 0, 'g', 'a', 'r', 'b', 'a', 'g', 'e', '!', 0, 1})
+	f.Add([]byte{0})                                              // crash image, untouched
+	f.Add([]byte{1})                                              // clean image, untouched
+	f.Add([]byte{0, 3, 12, 0, 0})                                 // metadata deleted (names[12] is the meta file)
+	f.Add([]byte{0, 0 | 3<<3, 12, 20, 0, 0xde, 0xad, 0xbe, 0xef}) // metadata body damaged
+	f.Add([]byte{1, 5 | 7<<3, 2, 40, 0})                          // a bit flipped in a segment
+	f.Add([]byte{0, 1, 3, 100, 0})                                // a segment cut mid-record
+	f.Add([]byte{0, 3, 3, 0, 0})                                  // a middle segment deleted
+	f.Add([]byte{0, 1, 5, 10, 0})                                 // the last segment cut inside its header
+	f.Add([]byte{1, 6 | 31<<3, 1, 0, 1, 3})                       // a segment's records copied over its later ones
+	f.Add([]byte{0, 6 | 31<<3, 5, 0xff, 0xff, 3})                 // old records copied past the last segment's tail
+	f.Add([]byte{0, 4, 9, 24, 0, 'N', 'R', 'Q', 'S', 1, 0, 0, 0}) // a new segment file with a header start
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) == 0 || len(in) > 64<<10 {
 			return
@@ -375,16 +376,18 @@ func applyRecoverOps(files map[string][]byte, names []string, ops []byte) {
 				b[off] ^= 1 << (n % 8)
 			}
 		case 6:
-			sel := take(2)
-			if len(sel) < 2 {
+			// Within the file only: a record or header copied into another
+			// file is a misdirected write, which breaks what recovery rests
+			// on (a valid header bounds the seqs of the segment before it).
+			sel := take(1)
+			if len(sel) < 1 {
 				return
 			}
-			src := files[names[int(sel[0])%len(names)]]
-			from := int(sel[1]) * 8
-			if from >= len(src) {
+			from := int(sel[0]) * 8
+			if from >= len(b) {
 				continue
 			}
-			data := src[from:min(from+n*8, len(src))]
+			data := bytes.Clone(b[from:min(from+n*8, len(b))])
 			if end := off + len(data); end > len(b) {
 				b = append(b, make([]byte, end-len(b))...)
 			}

@@ -29,6 +29,7 @@ const (
 	maxSegmentBytes        = 1 << 30  // a mapping per segment; bigger segments only waste address space
 	minReserve             = 64 << 10 // the write segment's first reservation of real blocks
 	maxReserve             = 4 << 20  // and its largest step
+	releaseStep            = 1 << 20  // Put releases the written pages of the write segment in steps of this size
 )
 
 // DiskConfig configures a Disk. Zero values select the defaults noted.

@@ -38,6 +38,12 @@ func (d *Disk) Put(payload []byte) (seq uint64, err error) {
 	seq = d.nextSeq
 	putRecord(w.data[w.end:w.end+n], seq, payload)
 	w.end += n
+	if w.end-w.written >= releaseStep {
+		// written pages leave the RSS (the page cache keeps them, dirty
+		// until the sync's msync writes them); see releasePages
+		releasePages(w.data, w.written, w.end)
+		w.written = w.end - w.end%pageSize
+	}
 	d.nextSeq++
 	d.depth.Add(1)
 	d.countOp()
@@ -58,6 +64,8 @@ func (d *Disk) roll(n int64) (*segment, error) {
 		if err := old.seal(); err != nil {
 			d.logf("sealing %s: %s", old.path, err)
 		}
+		releasePages(old.data, old.written, old.end+pageSize-1) // the rest, last partial page included
+		old.written = old.end
 	}
 	d.segs = append(d.segs, s)
 	d.w = s

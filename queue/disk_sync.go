@@ -105,6 +105,7 @@ func (d *Disk) runSync() {
 type syncJob struct {
 	target  uint64      // every seq < target is in the mapping
 	items   []flushItem // dirty ranges, each holding a segment reference
+	drops   []flushItem // read ranges to release, each holding a reference
 	dirty   bool        // fsync the directory
 	meta    []byte      // the metadata file to write, or nil
 	metaBuf []byte      // meta's storage
@@ -123,6 +124,11 @@ func (d *Disk) flush() (uint64, error) {
 		}
 		it.seg.release()
 		job.items[i] = flushItem{}
+	}
+	for i, it := range job.drops {
+		releasePages(it.data, it.from, it.to)
+		it.seg.release()
+		job.drops[i] = flushItem{}
 	}
 	if err == nil && job.dirty {
 		err = syncDir(d.cfg.Dir)
@@ -165,6 +171,22 @@ func (d *Disk) snapshot(job *syncJob) {
 			s.refs.Add(1)
 			job.items = append(job.items, flushItem{seg: s, data: s.data, from: s.synced, to: s.end})
 			s.synced = s.end
+		}
+	}
+	// What the reader has passed need not stay mapped in: the segments
+	// before its own whole, its own up to its position.
+	job.drops = job.drops[:0]
+	for k := 0; k < len(d.segs) && k <= d.ri; k++ {
+		s := d.segs[k]
+		hi := s.end // never past the write segment's end: its reserve stays prefaulted
+		if k == d.ri {
+			hi = min(d.rpos, s.end)
+		}
+		hi -= hi % pageSize
+		if hi > s.released {
+			s.refs.Add(1)
+			job.drops = append(job.drops, flushItem{seg: s, data: s.data, from: s.released, to: hi})
+			s.released = hi
 		}
 	}
 	job.dirty = d.dirty

@@ -35,3 +35,5 @@ func removeFile(string) error         { return errNoMmap }
 func renameFile(string, string) error { return errNoMmap }
 
 func prefault([]byte) {}
+
+func releasePages([]byte, int64, int64) {}

@@ -62,6 +62,23 @@ func syncMapped(mapping []byte, from, to int64) error {
 	return unix.Msync(mapping[from:to], unix.MS_SYNC)
 }
 
+// releasePages drops the whole pages of mapping[from:to) from the process's
+// page tables (MADV_DONTNEED; from and to are rounded down to pages). On a
+// shared file mapping that loses nothing: the pages stay in the page cache,
+// dirty ones are still written back by msync, and a later access maps them
+// again with a minor fault. It keeps the written and the consumed parts of
+// a queue from counting as the daemon's RSS (811 MiB peak in the disk/pub
+// benchmark before, against upstream's 15 MiB with write(2)). Put calls it
+// under the queue's lock every releaseStep bytes: it waits for no I/O, it
+// only unmaps pages (tens of microseconds per MiB).
+func releasePages(mapping []byte, from, to int64) {
+	from -= from % pageSize
+	to -= to % pageSize
+	if to > from {
+		unix.Madvise(mapping[from:to], unix.MADV_DONTNEED)
+	}
+}
+
 // syncDir makes the directory's entries (a new segment's name) durable.
 func syncDir(dir string) error {
 	fd, err := openFile(dir, unix.O_RDONLY|unix.O_DIRECTORY)

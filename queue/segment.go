@@ -126,6 +126,8 @@ type segment struct {
 	end      int64 // bytes that may hold records: the write offset, or the file's size once sealed
 	reserved int64 // write segment: bytes backed by real blocks (end <= reserved <= len(data))
 	synced   int64 // bytes [0, synced) were flushed by a completed or running sync
+	released int64 // bytes [0, released) were read and handed to releasePages
+	written  int64 // write segment: bytes [0, written) were handed to releasePages after the writes
 	sealed   bool  // no more writes; end is final
 
 	firstSeq uint64 // from the header (valid when headerOK)

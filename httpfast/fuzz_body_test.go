@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
 
 	"nsqreactor/core"
 )
@@ -299,9 +301,9 @@ func validConfigAnswer(code int, body string) bool {
 var validTopic = regexp.MustCompile(`^[\.a-zA-Z0-9_-]+(#ephemeral)?$`)
 
 // refPubAnswer is upstream's answer to POST /pub or /mpub with rawQuery and
-// body (Content-Length = len(body)), and the number of messages it
-// publishes.
-func refPubAnswer(opts *core.Options, mpub bool, rawQuery string, body []byte) (*apiError, int, string) {
+// body (with Content-Length = len(body), or chunked), and the number of
+// messages it publishes.
+func refPubAnswer(opts *core.Options, mpub, chunked bool, rawQuery string, body []byte) (*apiError, int, string) {
 	if !mpub {
 		switch {
 		case int64(len(body)) > opts.MaxMsgSize:
@@ -309,7 +311,7 @@ func refPubAnswer(opts *core.Options, mpub bool, rawQuery string, body []byte) (
 		case len(body) == 0:
 			return errMsgEmpty, 0, ""
 		}
-	} else if int64(len(body)) > opts.MaxBodySize {
+	} else if int64(len(body)) > opts.MaxBodySize && !chunked { // Content-Length
 		return errBodyTooBig, 0, ""
 	}
 	q, err := url.ParseQuery(rawQuery)
@@ -354,24 +356,35 @@ func refPubAnswer(opts *core.Options, mpub bool, rawQuery string, body []byte) (
 // FuzzHTTPPub sends POST /pub or /mpub with an arbitrary query and body
 // through the handler: the answer is 200 OK or upstream's error for that
 // input (refPubAnswer), and the topic's message count grows by exactly the
-// number of messages upstream would publish.
+// number of messages upstream would publish. With chunked the request goes
+// through fasthttp on an in-memory listener with a chunked body, so that
+// the streamed reading (at most limit+1 bytes) is what decides.
 func FuzzHTTPPub(f *testing.F) {
-	f.Add(false, "topic=t", []byte("hello"))
-	f.Add(false, "topic=t&defer=1000", []byte("hello"))
-	f.Add(false, "topic=t&defer=-1", []byte("hello"))
-	f.Add(false, "topic=t&defer=99999999999999999", []byte("x"))
-	f.Add(false, "topic=t", []byte(""))
-	f.Add(false, "topic=bad!", []byte("x"))
-	f.Add(false, "", []byte("x"))
-	f.Add(false, "topic=%zz", []byte("x"))
-	f.Add(false, "topic=t;x=1", []byte("x"))
-	f.Add(true, "topic=t", []byte("a\nb\n\nc"))
-	f.Add(true, "topic=t&binary=true", []byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'})
-	f.Add(true, "topic=t&binary=yes", []byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'})
-	f.Add(true, "topic=t&binary=0", []byte{0, 0, 0, 1})
-	f.Add(true, "topic=e%23ephemeral", bytes.Repeat([]byte("x\n"), 200))
+	f.Add(false, "topic=t", []byte("hello"), false)
+	f.Add(false, "topic=t&defer=1000", []byte("hello"), false)
+	f.Add(false, "topic=t&defer=-1", []byte("hello"), false)
+	f.Add(false, "topic=t&defer=99999999999999999", []byte("x"), false)
+	f.Add(false, "topic=t", []byte(""), false)
+	f.Add(false, "topic=bad!", []byte("x"), false)
+	f.Add(false, "", []byte("x"), false)
+	f.Add(false, "topic=%zz", []byte("x"), false)
+	f.Add(false, "topic=t;x=1", []byte("x"), false)
+	f.Add(true, "topic=t", []byte("a\nb\n\nc"), false)
+	f.Add(true, "topic=t&binary=true", []byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'}, false)
+	f.Add(true, "topic=t&binary=yes", []byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'}, false)
+	f.Add(true, "topic=t&binary=0", []byte{0, 0, 0, 1}, false)
+	f.Add(true, "topic=e%23ephemeral", bytes.Repeat([]byte("x\n"), 200), false)
+	f.Add(false, "topic=t", bytes.Repeat([]byte("x"), 65), true)                            // chunked, over --max-msg-size
+	f.Add(true, "topic=t", bytes.Repeat([]byte("abc\n"), 80), true)                         // chunked text over --max-body-size
+	f.Add(true, "topic=t", append([]byte("abc\n"), bytes.Repeat([]byte("x"), 70)...), true) // MSG_TOO_BIG first
+	f.Add(true, "topic=t&binary=1", []byte{0, 0, 0, 1, 0, 0, 0, 2, 'h', 'i'}, true)
 	n, s := fuzzServer(f)
-	f.Fuzz(func(t *testing.T, mpub bool, rawQuery string, body []byte) {
+	ln := fasthttputil.NewInmemoryListener()
+	if err := s.serve(&s.http, ln, s.HandleRequest); err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	f.Fuzz(func(t *testing.T, mpub bool, rawQuery string, body []byte, chunked bool) {
 		path := "/pub"
 		if mpub {
 			path = "/mpub"
@@ -383,22 +396,28 @@ func FuzzHTTPPub(f *testing.F) {
 		ctx.Request.Header.SetContentLength(len(body))
 		// what the handler sees: fasthttp's parse of the request line
 		seenQuery := string(ctx.URI().QueryString())
-		if string(ctx.URI().Path()) != path {
-			return // a query that changes the path ('#', '%2F'…) is the router's business
+		if string(ctx.URI().Path()) != path || chunked && strings.ContainsAny(rawQuery, " \r\n\x00") {
+			return // a query that changes the path or the request line is the router's business
 		}
-		want, count, topic := refPubAnswer(s.opts, mpub, seenQuery, body)
+		want, count, topic := refPubAnswer(s.opts, mpub, chunked, seenQuery, body)
 		var before uint64
 		if tp, err := n.GetExistingTopic(topic); err == nil {
 			before = tp.MessageCount.Load()
 		}
-		s.HandleRequest(&ctx)
-		code, resp := ctx.Response.StatusCode(), string(ctx.Response.Body())
+		var code int
+		var resp string
+		if chunked {
+			code, resp = chunkedPost(t, ln, path+"?"+rawQuery, body)
+		} else {
+			s.HandleRequest(&ctx)
+			code, resp = ctx.Response.StatusCode(), string(ctx.Response.Body())
+		}
 		if want != nil {
 			if code != want.code || resp != v1Err(want) {
-				t.Fatalf("POST %s?%s %q = %d %s, want %d %s", path, seenQuery, body, code, resp, want.code, v1Err(want))
+				t.Fatalf("POST %s?%s %q (chunked %v) = %d %s, want %d %s", path, seenQuery, body, chunked, code, resp, want.code, v1Err(want))
 			}
 		} else if code != 200 || resp != "OK" {
-			t.Fatalf("POST %s?%s %q = %d %s, want 200 OK", path, seenQuery, body, code, resp)
+			t.Fatalf("POST %s?%s %q (chunked %v) = %d %s, want 200 OK", path, seenQuery, body, chunked, code, resp)
 		}
 		if topic == "" {
 			return
@@ -417,4 +436,29 @@ func FuzzHTTPPub(f *testing.F) {
 		}
 		n.DeleteExistingTopic(topic) // keeps memory flat across executions
 	})
+}
+
+// chunkedPost sends one POST with a chunked body (chunks of up to 100
+// bytes) over ln and returns the answer.
+func chunkedPost(t *testing.T, ln *fasthttputil.InmemoryListener, target string, body []byte) (int, string) {
+	c, err := ln.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := []byte("POST " + target + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+	for rest := body; len(rest) > 0; {
+		n := min(len(rest), 100)
+		req = fmt.Appendf(req, "%x\r\n%s\r\n", n, rest[:n])
+		rest = rest[n:]
+	}
+	req = append(req, "0\r\n\r\n"...)
+	go c.Write(req) // the server may answer before it has read everything
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("POST %s: %v", target, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

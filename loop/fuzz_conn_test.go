@@ -41,6 +41,7 @@ func FuzzConnInput(f *testing.F) {
 	f.Add(uint8(1), []byte("PUB t\n\xff\xff\xff\xff"), []byte{8})
 	f.Add(uint8(1), []byte("AUTH\n\x00\x00\x00\x01s"), []byte{1})
 	f.Add(uint8(0), []byte("  V1PING\n"), []byte{2})
+	f.Add(uint8(1), []byte("IDENTIFY\n\x00\x00\x00\x12{\"sample_rate\":50}SUB t c\nRDY 9\nPUB t\n\x00\x00\x00\x01a"), []byte{4})
 	f.Add(uint8(1), bytes.Repeat([]byte("x"), 3000), []byte{200})
 
 	h := newFuzzHarness(f)
@@ -56,6 +57,9 @@ func FuzzConnInput(f *testing.F) {
 		}
 		if !slices.EqualFunc(whole.frames, pieces.frames, bytes.Equal) {
 			t.Fatalf("frames differ:\nat once   %q\nin pieces %q", whole.frames, pieces.frames)
+		}
+		if whole.sampled || pieces.sampled {
+			return // IDENTIFY sample_rate: a random share of the messages is delivered
 		}
 		if !slices.EqualFunc(whole.messages, pieces.messages, bytes.Equal) {
 			t.Fatalf("message frames differ:\nat once   %q\nin pieces %q", whole.messages, pieces.messages)
@@ -109,6 +113,7 @@ type connRun struct {
 	frames   [][]byte // every frame but messages, in order
 	messages [][]byte // message frames, ID and timestamp zeroed
 	closed   bool
+	sampled  bool // the client asked for a sample rate
 }
 
 // runConn opens a connection, sends stream (in pieces of the lengths in
@@ -142,7 +147,7 @@ func (h *harness) runConn(t *testing.T, stream, cuts []byte) connRun {
 	if err != nil {
 		t.Fatalf("server stream for %q in pieces %v: %v", stream, cuts, err)
 	}
-	run.closed = closed
+	run.closed, run.sampled = closed, cl.c.sampleRate > 0
 	return run
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -183,7 +184,7 @@ func sliceOf(sub, b []byte) bool {
 // driving HandleRequest in-process; stopped when f's tests end.
 func fuzzServer(f *testing.F) (*core.NSQD, *Server) {
 	opts := core.NewOptions()
-	opts.DataPath = f.TempDir()
+	opts.DataPath = fuzzDataPath(f)
 	opts.Logger = io.Discard
 	opts.MaxMsgSize = 64
 	opts.MaxBodySize = 300
@@ -461,4 +462,15 @@ func chunkedPost(t *testing.T, ln *fasthttputil.InmemoryListener, target string,
 	}
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// fuzzDataPath is a fresh --data-path, on tmpfs when there is one: every
+// execution creates topics, and each opens its disk queue's directory.
+func fuzzDataPath(tb testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "nsqreactor-fuzz")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

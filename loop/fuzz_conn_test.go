@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"testing"
 
@@ -42,11 +43,11 @@ func FuzzConnInput(f *testing.F) {
 	f.Add(uint8(1), []byte("AUTH\n\x00\x00\x00\x01s"), []byte{1})
 	f.Add(uint8(0), []byte("  V1PING\n"), []byte{2})
 	f.Add(uint8(1), []byte("IDENTIFY\n\x00\x00\x00\x12{\"sample_rate\":50}SUB t c\nRDY 9\nPUB t\n\x00\x00\x00\x01a"), []byte{4})
-	f.Add(uint8(1), bytes.Repeat([]byte("x"), 3000), []byte{200})
+	f.Add(uint8(1), bytes.Repeat([]byte("x"), 1000), []byte{200})
 
 	h := newFuzzHarness(f)
 	f.Fuzz(func(t *testing.T, mode uint8, input, cuts []byte) {
-		if len(input) > 4096 {
+		if len(input) > 1024 { // small inputs run and minimize fast
 			return
 		}
 		stream := connFuzzStream(mode, input)
@@ -91,7 +92,7 @@ func connFuzzStream(mode uint8, input []byte) []byte {
 func newFuzzHarness(tb testing.TB) *harness {
 	o := core.NewOptions()
 	o.Logger = io.Discard
-	o.DataPath = tb.TempDir()
+	o.DataPath = fuzzDataPath(tb)
 	o.MaxMsgSize = 1024
 	o.MaxBodySize = 4096
 	n := core.New(o)
@@ -192,4 +193,15 @@ func splitConnOutput(out []byte) (connRun, error) {
 		}
 	}
 	return run, nil
+}
+
+// fuzzDataPath is a fresh --data-path, on tmpfs when there is one: every
+// execution creates topics, and each opens its disk queue's directory.
+func fuzzDataPath(tb testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "nsqreactor-fuzz")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

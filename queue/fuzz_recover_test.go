@@ -32,7 +32,7 @@ import (
 //
 //	op&7 (op>>3 = n):  0 overwrite n+1 bytes at off    1 truncate to off
 //	                   2 append n+1 bytes              3 delete the file
-//	                   4 replace with the next off%4096 bytes
+//	                   4 replace with the next off%1024 bytes
 //	                   5 flip bit n%8 of the byte at off
 //	                   6 copy (n+1)*8 bytes of the file (1 more byte: source offset/8)
 //	                   7 zero (n+1)*8 bytes at off
@@ -53,7 +53,7 @@ func FuzzDiskRecover(f *testing.F) {
 	f.Add([]byte{0, 6 | 31<<3, 5, 0xff, 0xff, 3})                 // old records copied past the last segment's tail
 	f.Add([]byte{0, 4, 9, 24, 0, 'N', 'R', 'Q', 'S', 1, 0, 0, 0}) // a new segment file with a header start
 	f.Fuzz(func(t *testing.T, in []byte) {
-		if len(in) == 0 || len(in) > 64<<10 {
+		if len(in) == 0 || len(in) > 4<<10 { // small inputs minimize fast
 			return
 		}
 		tmpl := recoverTemplates(t)[int(in[0])%2]
@@ -370,7 +370,7 @@ func applyRecoverOps(files map[string][]byte, names []string, ops []byte) {
 			delete(files, name)
 			continue
 		case 4:
-			b = append([]byte(nil), take(off%4096)...)
+			b = append([]byte(nil), take(off%1024)...)
 		case 5:
 			if off < len(b) {
 				b[off] ^= 1 << (n % 8)

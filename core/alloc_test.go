@@ -83,3 +83,27 @@ func TestQueuedDeliveryAllocatesNothing(t *testing.T) {
 		t.Errorf("%.2f allocs per queued publish+RDY+FIN, want 0", a)
 	}
 }
+
+// An MPUB to a topic whose channel has a warm consumer allocates nothing
+// beyond the caller's body copy (reused here).
+func TestFramedPublishAllocatesNothing(t *testing.T) {
+	n := testNSQD(t, nil)
+	tp, _ := n.GetTopic("f")
+	ch, _ := tp.GetChannel("c")
+	fc := &frameConsumer{buf: make([]byte, 0, 256)}
+	s, _ := ch.AddClient(fc, SubscribeOptions{MsgTimeout: time.Minute})
+	ch.SetRDY(s, 1)
+	buf := framed("one framed message")
+	step := func() {
+		if err := tp.PutFramedDurable(buf, 1, nil); err != nil {
+			t.Fatal(err)
+		}
+		ch.Finish(s, &fc.last)
+	}
+	for i := 0; i < 1000; i++ {
+		step()
+	}
+	if a := testing.AllocsPerRun(1000, step); a != 0 {
+		t.Errorf("%.2f allocs per framed publish+deliver+FIN, want 0", a)
+	}
+}

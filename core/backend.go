@@ -29,11 +29,16 @@ const (
 // appendRecord encodes m as a disk record of the given kind; extra is the due
 // time or the delay.
 func appendRecord(dst []byte, m *Message, kind byte, extra int64) []byte {
+	return appendRecordParts(dst, kind, extra, m.Timestamp, m.Attempts, &m.ID, m.Body)
+}
+
+// appendRecordParts is appendRecord for a message that has no Message yet.
+func appendRecordParts(dst []byte, kind byte, extra, ts int64, attempts uint16, id *MessageID, body []byte) []byte {
 	dst = append(dst, kind)
 	if kind != recordMessage {
 		dst = binary.BigEndian.AppendUint64(dst, uint64(extra))
 	}
-	return codec.AppendMessage(dst, m.Timestamp, m.Attempts, (*[codec.MsgIDLength]byte)(&m.ID), m.Body)
+	return codec.AppendMessage(dst, ts, attempts, (*[codec.MsgIDLength]byte)(id), body)
 }
 
 // decodeRecord builds a Message from a record (copying the body out of the

@@ -15,6 +15,10 @@
 // it on the channel's ring. FIN/REQ/TOUCH/RDY run on the subscriber's loop and
 // pull the next queued message for that subscriber directly.
 //
+// A topic with no channel (or paused) keeps what is published as parked runs
+// (topic_park.go): an MPUB waits as its one body copy plus an ID per message,
+// and becomes Messages only when it flows to the channels.
+//
 // In-flight deadlines and deferred due times live in two heaps per channel.
 // One scanner goroutine per NSQD wakes every scanTick and visits only the
 // channels whose earliest deadline has passed (an atomic per channel), so

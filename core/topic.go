@@ -1,6 +1,7 @@
 package core
 
 import (
+	"encoding/binary"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,9 +27,10 @@ type Topic struct {
 	mu      sync.Mutex // guards the fields below and writers of channels/flowing
 	byName  map[string]*Channel
 	paused  bool
-	started bool                 // false until lookupd channel pre-creation is done
-	queue   queue.Ring[*Message] // waiting for a channel, or while paused
-	scratch []byte               // disk record encoding buffer
+	started bool                  // false until lookupd channel pre-creation is done
+	queue   queue.Ring[parkedRun] // waiting for a channel, or while paused
+	parked  int                   // messages in queue
+	scratch []byte                // disk record encoding buffer
 
 	disk *queue.Disk // nil for ephemeral topics; calls serialized by mu
 
@@ -73,14 +75,11 @@ func (t *Topic) PutDurable(body []byte, deferDur time.Duration, dur *Durability)
 	if t.exiting.Load() {
 		return ErrExiting
 	}
-	m := acquireMessage()
-	m.Timestamp = t.nsqd.now()
-	m.ID.setUint64(t.guid.next(m.Timestamp))
-	m.Body = body
-	m.deferred = int64(deferDur)
+	now := t.nsqd.now()
+	r := parkedRun{buf: body, id: t.guid.next(now), n: 1, ts: now, deferred: int64(deferDur)}
 	t.MessageCount.Add(1)
 	t.MessageBytes.Add(uint64(len(body)))
-	return t.route(m, m.Timestamp, t.nsqd.syncing(dur))
+	return t.putRun(&r, t.nsqd.syncing(dur))
 }
 
 // PutMulti publishes several messages (MPUB) with one timestamp. The
@@ -96,64 +95,69 @@ func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 	now := t.nsqd.now()
 	var first error
 	for _, body := range bodies {
-		m := acquireMessage()
-		m.ID.setUint64(t.guid.next(now))
-		m.Body = body
-		m.Timestamp = now
+		r := parkedRun{buf: body, id: t.guid.next(now), n: 1, ts: now}
 		t.MessageCount.Add(1)
 		t.MessageBytes.Add(uint64(len(body)))
-		if err := t.route(m, now, dur); err != nil && first == nil {
+		if err := t.putRun(&r, dur); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
 }
 
-// route fans m out to the channels, or queues it on the topic when there is
-// no channel or the topic is paused.
-func (t *Topic) route(m *Message, now int64, dur *Durability) error {
+// MPUBIDSpace is the spare capacity PutFramedDurable needs after an MPUB
+// body of count messages.
+func MPUBIDSpace(count int) int { return 8 * count }
+
+// PutFramedDurable publishes an MPUB body as it arrived on the wire (a
+// message count, then each message's size and body; validated by the
+// caller) with one timestamp, dur as for PutDurable. buf must not be
+// modified afterwards, and must have MPUBIDSpace(count) bytes of spare
+// capacity, which the topic uses for the IDs: the batch then costs the
+// caller's one allocation.
+func (t *Topic) PutFramedDurable(buf []byte, count int, dur *Durability) error {
+	if t.exiting.Load() {
+		return ErrExiting
+	}
+	dur = t.nsqd.syncing(dur)
+	now := t.nsqd.now()
+	ids := buf[len(buf) : len(buf)+MPUBIDSpace(count)]
+	for i := range count {
+		binary.LittleEndian.PutUint64(ids[8*i:], t.guid.next(now))
+	}
+	t.MessageCount.Add(uint64(count))
+	t.MessageBytes.Add(uint64(len(buf) - 4 - 4*count))
+	r := parkedRun{buf: buf, ids: ids, off: 4, n: count, ts: now}
+	return t.putRun(&r, dur)
+}
+
+// flowTo returns the channels messages flow to now; false when there is no
+// channel or the topic is paused (messages then wait in the topic).
+func (t *Topic) flowTo() ([]*Channel, bool) {
 	chans := *t.channels.Load()
-	if len(chans) == 0 || !t.flowing.Load() {
+	return chans, len(chans) > 0 && t.flowing.Load()
+}
+
+// putRun fans r's messages out to the channels, or parks the run in the
+// topic when there is no channel or the topic is paused.
+func (t *Topic) putRun(r *parkedRun, dur *Durability) error {
+	chans, ok := t.flowTo()
+	if !ok {
 		t.mu.Lock()
-		chans = *t.channels.Load()
-		if len(chans) == 0 || !t.flowing.Load() {
-			err := t.queueLocked(m, dur)
+		if chans, ok = t.flowTo(); !ok {
+			err := t.parkLocked(*r, dur)
 			t.mu.Unlock()
 			return err
 		}
 		t.mu.Unlock()
 	}
-	return fanOut(chans, m, now, dur)
-}
-
-// queueLocked keeps m in the topic until it can flow: in memory up to
-// --mem-queue-size (ephemeral topics drop the rest), then on the topic's
-// disk queue (always, in durable mode).
-func (t *Topic) queueLocked(m *Message, dur *Durability) error {
-	if t.disk != nil && (t.nsqd.opts.MemQueueSize == 0 || int64(t.queue.Len()) >= t.nsqd.opts.MemQueueSize || t.disk.Depth() > 0) {
-		kind := byte(recordMessage)
-		if m.deferred > 0 {
-			kind = recordDeferIn
+	var first error
+	for r.n > 0 {
+		if err := fanOut(chans, r.message(r.take()), r.ts, dur); err != nil && first == nil {
+			first = err
 		}
-		t.scratch = appendRecord(t.scratch[:0], m, kind, m.deferred)
-		seq, err := t.disk.Put(t.scratch)
-		t.nsqd.SetHealth(err)
-		if err == nil {
-			dur.add(t.disk, seq)
-			releaseMessage(m)
-			return nil
-		}
-		t.queue.Push(m) // kept in memory; the publisher is told
-		t.depth.Store(int64(t.queue.Len()))
-		return err
 	}
-	if t.disk == nil && int64(t.queue.Len()) >= t.nsqd.opts.MemQueueSize {
-		releaseMessage(m)
-		return nil
-	}
-	t.queue.Push(m)
-	t.depth.Store(int64(t.queue.Len()))
-	return nil
+	return first
 }
 
 // fanOut gives each channel its own copy of m (the first channel gets m
@@ -189,14 +193,7 @@ func (t *Topic) flushQueueLocked() {
 		return
 	}
 	now := t.nsqd.now()
-	for {
-		m, ok := t.queue.Pop()
-		if !ok {
-			break
-		}
-		fanOut(chans, m, now, nil)
-	}
-	t.depth.Store(0)
+	t.flushParkedLocked(chans, now)
 	if t.disk == nil || t.disk.Depth() == 0 {
 		return
 	}
@@ -397,8 +394,7 @@ func (t *Topic) IsPaused() bool {
 func (t *Topic) Empty() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.queue.Clear(releaseMessage)
-	t.depth.Store(0)
+	t.dropParkedLocked()
 	if t.disk != nil {
 		return t.disk.Empty()
 	}
@@ -426,8 +422,7 @@ func (t *Topic) exit() {
 	}
 	empty := []*Channel{}
 	t.channels.Store(&empty)
-	t.queue.Clear(releaseMessage)
-	t.depth.Store(0)
+	t.dropParkedLocked()
 	t.mu.Unlock()
 	if t.disk != nil {
 		t.disk.Delete()
@@ -445,25 +440,10 @@ func (t *Topic) close() {
 		ch.close()
 	}
 	if t.disk == nil {
-		t.queue.Clear(releaseMessage)
+		t.dropParkedLocked()
 		return
 	}
-	for {
-		m, ok := t.queue.Pop()
-		if !ok {
-			break
-		}
-		kind := byte(recordMessage)
-		if m.deferred > 0 {
-			kind = recordDeferIn
-		}
-		t.scratch = appendRecord(t.scratch[:0], m, kind, m.deferred)
-		if _, err := t.disk.Put(t.scratch); err != nil {
-			t.nsqd.logf(LogLevelError, "TOPIC(%s): failed to write a message to the disk queue - %s", t.name, err)
-		}
-		releaseMessage(m)
-	}
-	t.depth.Store(0)
+	t.spillParkedLocked()
 	if err := t.disk.Close(); err != nil {
 		t.nsqd.logf(LogLevelError, "TOPIC(%s): closing disk queue - %s", t.name, err)
 	}

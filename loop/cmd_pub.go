@@ -173,17 +173,11 @@ func (c *conn) cmdMpub(rest []byte) int {
 		c.fail(verr)
 		return 0
 	}
-	// one copy for the whole batch; each message's body is a slice of it
-	owned := make([]byte, len(raw))
+	// one copy for the whole batch, with room for the topic's IDs; each
+	// message's body is a slice of it
+	owned := make([]byte, len(raw), len(raw)+core.MPUBIDSpace(count))
 	copy(owned, raw)
-	c.bodies = c.bodies[:0]
-	for off := 4; off < len(owned); {
-		var msg []byte
-		msg, off = codec.NextMPUBMessage(owned, off)
-		c.bodies = append(c.bodies, msg[:len(msg):len(msg)])
-	}
-	err = t.PutMultiDurable(c.bodies, &c.dur)
-	clear(c.bodies)
+	err = t.PutFramedDurable(owned, count, &c.dur)
 	if err != nil {
 		c.fail(codec.NewFatal(codec.ErrCodeMpubFailed, "MPUB failed "+err.Error()))
 		return 0

@@ -33,11 +33,10 @@ type conn struct {
 	need     int // inbound bytes needed before parsing can make progress
 	state    atomic.Int32
 	cmd      codec.Command
-	out      []byte   // this batch's write buffer
-	bodies   [][]byte // MPUB scratch, reused
-	closeNow bool     // a fatal error was queued; close after the write
-	halt     bool     // stop parsing this buffer: closeNow, a layer switch, or a pause
-	eof      bool     // the peer closed its side: a short body is an error now
+	out      []byte // this batch's write buffer
+	closeNow bool   // a fatal error was queued; close after the write
+	halt     bool   // stop parsing this buffer: closeNow, a layer switch, or a pause
+	eof      bool   // the peer closed its side: a short body is an error now
 
 	identity // negotiated IDENTIFY values
 

@@ -1,0 +1,109 @@
+package core
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// framed builds an MPUB body of msgs with the spare capacity
+// PutFramedDurable needs.
+func framed(msgs ...string) []byte {
+	buf := make([]byte, 4, 4+len(msgs)*4+len(strings.Join(msgs, ""))+MPUBIDSpace(len(msgs)))
+	binary.BigEndian.PutUint32(buf, uint32(len(msgs)))
+	for _, m := range msgs {
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(m)))
+		buf = append(buf, m...)
+	}
+	return buf
+}
+
+func putFramed(t *testing.T, n *NSQD, topic string, msgs ...string) {
+	t.Helper()
+	tp, err := n.GetTopic(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.PutFramedDurable(framed(msgs...), len(msgs), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkOrder fails unless got is want, in order, with strictly increasing IDs.
+func checkOrder(t *testing.T, got []delivery, want string) {
+	t.Helper()
+	if s := fmt.Sprint(bodies(got)); s != want {
+		t.Fatalf("delivered %s, want %s", s, want)
+	}
+	for i := 1; i < len(got); i++ {
+		if string(got[i].id[:]) <= string(got[i-1].id[:]) {
+			t.Fatalf("IDs not increasing: %s then %s", got[i-1].id[:], got[i].id[:])
+		}
+	}
+}
+
+// An MPUB that waits in a topic without channels keeps --mem-queue-size
+// messages in memory and the rest of the batch on disk, and reaches the
+// first channel whole and in order.
+func TestFramedBatchSplitsAtMemQueueSize(t *testing.T) {
+	n := testNSQD(t, func(o *Options) { o.MemQueueSize = 3 })
+	putFramed(t, n, "t", "a", "b", "c", "d", "e")
+	publish(t, n, "t", "f")
+	tp, _ := n.GetExistingTopic("t")
+	if tp.Depth() != 6 || tp.BackendDepth() != 3 {
+		t.Fatalf("topic depth %d backend %d, want 6 3", tp.Depth(), tp.BackendDepth())
+	}
+	ch, s, fc := subscribe(t, n, "t", "c", time.Minute)
+	ch.SetRDY(s, 100)
+	checkOrder(t, fc.take(), "[a b c d e f]")
+	if tp.Depth() != 0 {
+		t.Fatalf("topic depth %d after flush", tp.Depth())
+	}
+	putFramed(t, n, "t", "g", "h")
+	checkOrder(t, fc.take(), "[g h]")
+}
+
+// An ephemeral topic drops what does not fit in memory, mid-batch too.
+func TestFramedBatchEphemeralDropsPastMemQueue(t *testing.T) {
+	n := testNSQD(t, func(o *Options) { o.MemQueueSize = 2 })
+	putFramed(t, n, "t#ephemeral", "a", "b", "c")
+	tp, _ := n.GetExistingTopic("t#ephemeral")
+	if tp.Depth() != 2 {
+		t.Fatalf("depth %d, want 2", tp.Depth())
+	}
+	ch, s, fc := subscribe(t, n, "t#ephemeral", "c", time.Minute)
+	ch.SetRDY(s, 10)
+	checkOrder(t, fc.take(), "[a b]")
+}
+
+// A clean shutdown writes a waiting batch to disk; it comes back in order
+// with its IDs.
+func TestFramedBatchSurvivesCleanShutdown(t *testing.T) {
+	dir := t.TempDir()
+	n := testNSQD(t, func(o *Options) { o.DataPath = dir })
+	putFramed(t, n, "t", "a", "b", "c")
+	tp, _ := n.GetExistingTopic("t")
+	var ids []string
+	run, _ := tp.queue.Peek()
+	for i := range 3 {
+		var id MessageID
+		id.setUint64(binary.LittleEndian.Uint64(run.ids[8*i:]))
+		ids = append(ids, string(id[:]))
+	}
+	if err := n.PersistMetadata(); err != nil {
+		t.Fatal(err)
+	}
+	n.Exit()
+	n2 := reopen(t, dir, nil)
+	ch, s, fc := subscribe(t, n2, "t", "c", time.Minute)
+	ch.SetRDY(s, 10)
+	got := fc.take()
+	checkOrder(t, got, "[a b c]")
+	for i, d := range got {
+		if string(d.id[:]) != ids[i] {
+			t.Fatalf("message %d came back with ID %s, want %s", i, d.id[:], ids[i])
+		}
+	}
+}

@@ -46,6 +46,31 @@ func (g *guidGenerator) next(now int64) uint64 {
 	}
 }
 
+// maxBlock is the most IDs nextN hands out at once: one tick's sequence.
+const maxBlock = guidSequenceMask + 1
+
+// nextN returns the first of n (1..maxBlock) consecutive fresh IDs, all in
+// one tick, so that first+i is the i-th: an MPUB batch then costs one
+// compare-and-swap and needs no room to store its IDs. A block that does not
+// fit in the rest of the last tick starts the next one.
+func (g *guidGenerator) nextN(now int64, n int) uint64 {
+	tick := uint64(now>>20) - guidEpoch
+	for {
+		last := g.last.Load()
+		id := tick<<guidTimeShift | g.node<<guidSequenceBits
+		if id <= last {
+			if last&guidSequenceMask+uint64(n) > guidSequenceMask {
+				id = (last>>guidTimeShift+1)<<guidTimeShift | g.node<<guidSequenceBits
+			} else {
+				id = last + 1
+			}
+		}
+		if g.last.CompareAndSwap(last, id+uint64(n)-1) {
+			return id
+		}
+	}
+}
+
 // hexPairs holds the two lower-case hex digits of every byte value.
 const hexPairs = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f" +
 	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f" +

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/binary"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -105,30 +104,36 @@ func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 	return first
 }
 
-// MPUBIDSpace is the spare capacity PutFramedDurable needs after an MPUB
-// body of count messages.
-func MPUBIDSpace(count int) int { return 8 * count }
-
 // PutFramedDurable publishes an MPUB body as it arrived on the wire (a
 // message count, then each message's size and body; validated by the
 // caller) with one timestamp, dur as for PutDurable. buf must not be
-// modified afterwards, and must have MPUBIDSpace(count) bytes of spare
-// capacity, which the topic uses for the IDs: the batch then costs the
-// caller's one allocation.
+// modified afterwards; it is kept whole while any of its messages lives.
 func (t *Topic) PutFramedDurable(buf []byte, count int, dur *Durability) error {
 	if t.exiting.Load() {
 		return ErrExiting
 	}
 	dur = t.nsqd.syncing(dur)
 	now := t.nsqd.now()
-	ids := buf[len(buf) : len(buf)+MPUBIDSpace(count)]
-	for i := range count {
-		binary.LittleEndian.PutUint64(ids[8*i:], t.guid.next(now))
-	}
 	t.MessageCount.Add(uint64(count))
 	t.MessageBytes.Add(uint64(len(buf) - 4 - 4*count))
-	r := parkedRun{buf: buf, ids: ids, off: 4, n: count, ts: now}
-	return t.putRun(&r, dur)
+	var first error
+	for off := 4; count > 0; {
+		// one block of consecutive IDs per run
+		r := parkedRun{buf: buf, framed: true, off: off, n: min(count, maxBlock), ts: now}
+		r.id = t.guid.nextN(now, r.n)
+		count -= r.n
+		if count > 0 {
+			next := r
+			for range r.n {
+				next.take()
+			}
+			off = next.off
+		}
+		if err := t.putRun(&r, dur); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // flowTo returns the channels messages flow to now; false when there is no

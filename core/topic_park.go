@@ -1,10 +1,6 @@
 package core
 
-import (
-	"encoding/binary"
-
-	"nsqreactor/codec"
-)
+import "nsqreactor/codec"
 
 // parkedRun is messages published together (one PUB or DPUB, or one MPUB's
 // bodies) waiting in a topic that has no channel to flow to, or is paused.
@@ -15,13 +11,12 @@ import (
 // channels.
 //
 // A framed run keeps the MPUB body as it arrived (count, then each size and
-// body) and one little-endian uint64 ID per message, written into the body
-// copy's spare capacity so the whole batch costs one allocation. A single
-// run is one body and its ID.
+// body); its messages have consecutive IDs (guidGenerator.nextN), so the
+// batch costs its one allocation. A single run is one body and its ID.
 type parkedRun struct {
 	buf      []byte // framed: MPUB body; single: the body
-	ids      []byte // framed: 8 bytes per message left, from the first; nil: single
-	id       uint64 // single: the ID
+	framed   bool
+	id       uint64 // the first message's ID; the next ones follow
 	off      int    // framed: offset in buf of the first message left
 	n        int    // messages left
 	ts       int64  // publish time, UnixNano
@@ -31,11 +26,12 @@ type parkedRun struct {
 // take removes the run's first message and returns its body and ID.
 func (r *parkedRun) take() (body []byte, id uint64) {
 	r.n--
-	if r.ids == nil {
-		return r.buf, r.id
+	id = r.id
+	r.id++
+	if !r.framed {
+		return r.buf, id
 	}
 	body, r.off = codec.NextMPUBMessage(r.buf, r.off)
-	id, r.ids = binary.LittleEndian.Uint64(r.ids), r.ids[8:]
 	return body[:len(body):len(body)], id
 }
 

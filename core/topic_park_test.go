@@ -8,10 +8,9 @@ import (
 	"time"
 )
 
-// framed builds an MPUB body of msgs with the spare capacity
-// PutFramedDurable needs.
+// framed builds an MPUB body of msgs.
 func framed(msgs ...string) []byte {
-	buf := make([]byte, 4, 4+len(msgs)*4+len(strings.Join(msgs, ""))+MPUBIDSpace(len(msgs)))
+	buf := make([]byte, 4, 4+len(msgs)*4+len(strings.Join(msgs, "")))
 	binary.BigEndian.PutUint32(buf, uint32(len(msgs)))
 	for _, m := range msgs {
 		buf = binary.BigEndian.AppendUint32(buf, uint32(len(m)))
@@ -89,7 +88,7 @@ func TestFramedBatchSurvivesCleanShutdown(t *testing.T) {
 	run, _ := tp.queue.Peek()
 	for i := range 3 {
 		var id MessageID
-		id.setUint64(binary.LittleEndian.Uint64(run.ids[8*i:]))
+		id.setUint64(run.id + uint64(i))
 		ids = append(ids, string(id[:]))
 	}
 	if err := n.PersistMetadata(); err != nil {
@@ -105,5 +104,44 @@ func TestFramedBatchSurvivesCleanShutdown(t *testing.T) {
 		if string(d.id[:]) != ids[i] {
 			t.Fatalf("message %d came back with ID %s, want %s", i, d.id[:], ids[i])
 		}
+	}
+}
+
+// A batch larger than one tick's IDs is split into runs of consecutive IDs;
+// every message flows in order with a unique, increasing ID.
+func TestFramedBatchLargerThanAnIDBlock(t *testing.T) {
+	n := testNSQD(t, nil)
+	var msgs []string
+	for i := range 2*maxBlock + 5 {
+		msgs = append(msgs, fmt.Sprint(i))
+	}
+	putFramed(t, n, "t", msgs...)
+	tp, _ := n.GetExistingTopic("t")
+	if tp.Depth() != int64(len(msgs)) {
+		t.Fatalf("depth %d, want %d", tp.Depth(), len(msgs))
+	}
+	putFramed(t, n, "t", "last")
+	ch, s, fc := subscribe(t, n, "t", "c", time.Minute)
+	ch.SetRDY(s, 3*maxBlock)
+	checkOrder(t, fc.take(), fmt.Sprint(append(msgs, "last")))
+}
+
+func TestGUIDBlocksAreConsecutiveAndIncreasing(t *testing.T) {
+	g := guidGenerator{node: 5}
+	now := time.Now().UnixNano()
+	prev := g.next(now)
+	for _, n := range []int{1, 100, maxBlock, 7, maxBlock - 1, 3000, 3000} {
+		first := g.nextN(now, n)
+		last := first + uint64(n) - 1
+		if first <= prev || first>>guidTimeShift != last>>guidTimeShift {
+			t.Fatalf("block of %d: %x..%x after %x (want above it, in one tick)", n, first, last, prev)
+		}
+		if node := last >> guidSequenceBits & (1<<guidNodeBits - 1); node != 5 {
+			t.Fatalf("node bits %d, want 5", node)
+		}
+		prev = last
+	}
+	if id := g.next(now); id <= prev {
+		t.Fatalf("next %x not above the last block's %x", id, prev)
 	}
 }

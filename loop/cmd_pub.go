@@ -173,9 +173,8 @@ func (c *conn) cmdMpub(rest []byte) int {
 		c.fail(verr)
 		return 0
 	}
-	// one copy for the whole batch, with room for the topic's IDs; each
-	// message's body is a slice of it
-	owned := make([]byte, len(raw), len(raw)+core.MPUBIDSpace(count))
+	// one copy for the whole batch; each message's body is a slice of it
+	owned := make([]byte, len(raw))
 	copy(owned, raw)
 	err = t.PutFramedDurable(owned, count, &c.dur)
 	if err != nil {

@@ -16,8 +16,9 @@
 // pull the next queued message for that subscriber directly.
 //
 // A topic with no channel (or paused) keeps what is published as parked runs
-// (topic_park.go): an MPUB waits as its one body copy plus an ID per message,
-// and becomes Messages only when it flows to the channels.
+// (topic_park.go): an MPUB waits as its one body copy (HTTP /mpub: its bodies
+// slice) and the first of a block of consecutive IDs, and becomes Messages
+// only when it flows to the channels.
 //
 // In-flight deadlines and deferred due times live in two heaps per channel.
 // One scanner goroutine per NSQD wakes every scanTick and visits only the

@@ -81,8 +81,9 @@ func (t *Topic) PutDurable(body []byte, deferDur time.Duration, dur *Durability)
 	return t.putRun(&r, t.nsqd.syncing(dur))
 }
 
-// PutMulti publishes several messages (MPUB) with one timestamp. The
-// bodies must not be modified afterwards.
+// PutMulti publishes several messages (MPUB) with one timestamp. Neither
+// the bodies nor the bodies slice may be modified afterwards: while the
+// topic has no channel, the batch waits as it is.
 func (t *Topic) PutMulti(bodies [][]byte) error { return t.PutMultiDurable(bodies, nil) }
 
 // PutMultiDurable is PutMulti with dur as for PutDurable.
@@ -93,10 +94,15 @@ func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 	dur = t.nsqd.syncing(dur)
 	now := t.nsqd.now()
 	var first error
-	for _, body := range bodies {
-		r := parkedRun{buf: body, id: t.guid.next(now), n: 1, ts: now}
-		t.MessageCount.Add(1)
-		t.MessageBytes.Add(uint64(len(body)))
+	for len(bodies) > 0 {
+		// one block of consecutive IDs per run
+		n := min(len(bodies), maxBlock)
+		r := parkedRun{list: bodies[:n:n], n: n, id: t.guid.nextN(now, n), ts: now}
+		for _, b := range bodies[:n] {
+			t.MessageBytes.Add(uint64(len(b)))
+		}
+		t.MessageCount.Add(uint64(n))
+		bodies = bodies[n:]
 		if err := t.putRun(&r, dur); err != nil && first == nil {
 			first = err
 		}

@@ -11,10 +11,12 @@ import "nsqreactor/codec"
 // channels.
 //
 // A framed run keeps the MPUB body as it arrived (count, then each size and
-// body); its messages have consecutive IDs (guidGenerator.nextN), so the
-// batch costs its one allocation. A single run is one body and its ID.
+// body); a list run keeps the caller's bodies slice (HTTP /mpub). Their
+// messages have consecutive IDs (guidGenerator.nextN), so a batch costs no
+// allocation of its own. A single run is one body and its ID.
 type parkedRun struct {
-	buf      []byte // framed: MPUB body; single: the body
+	buf      []byte   // framed: MPUB body; single: the body
+	list     [][]byte // list: the bodies left
 	framed   bool
 	id       uint64 // the first message's ID; the next ones follow
 	off      int    // framed: offset in buf of the first message left
@@ -28,6 +30,10 @@ func (r *parkedRun) take() (body []byte, id uint64) {
 	r.n--
 	id = r.id
 	r.id++
+	if r.list != nil {
+		body, r.list = r.list[0], r.list[1:]
+		return body, id
+	}
 	if !r.framed {
 		return r.buf, id
 	}

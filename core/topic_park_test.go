@@ -145,3 +145,21 @@ func TestGUIDBlocksAreConsecutiveAndIncreasing(t *testing.T) {
 		t.Fatalf("next %x not above the last block's %x", id, prev)
 	}
 }
+
+// HTTP /mpub's batches (PutMulti) wait as the caller's bodies slice, split
+// at --mem-queue-size like the others.
+func TestListBatchSplitsAtMemQueueSize(t *testing.T) {
+	n := testNSQD(t, func(o *Options) { o.MemQueueSize = 2 })
+	tp, _ := n.GetTopic("t")
+	if err := tp.PutMulti([][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}); err != nil {
+		t.Fatal(err)
+	}
+	if tp.Depth() != 4 || tp.BackendDepth() != 2 {
+		t.Fatalf("topic depth %d backend %d, want 4 2", tp.Depth(), tp.BackendDepth())
+	}
+	ch, s, fc := subscribe(t, n, "t", "c", time.Minute)
+	ch.SetRDY(s, 10)
+	checkOrder(t, fc.take(), "[a b c d]")
+	tp.PutMulti([][]byte{[]byte("e"), []byte("f")})
+	checkOrder(t, fc.take(), "[e f]")
+}

@@ -8,6 +8,8 @@
 # one. target-regexp (default: all) restricts which Fuzz* targets run.
 # FUZZ_PARALLEL=n sets the fuzzer's worker count (default GOMAXPROCS), e.g.
 # 1 for a long run beside other work: `FUZZ_PARALLEL=1 nice scripts/fuzz.sh 10m`.
+# FUZZ_MINIMIZE (default 5s) bounds the minimization of each new interesting
+# input (the go default, 60s, can take a short run's whole budget).
 #
 # Targets are discovered with `go test -list '^Fuzz' ./...`. A failing input
 # is written by the fuzzer to <pkg>/testdata/fuzz/<Target>/; commit it with
@@ -49,7 +51,7 @@ while read -r pkg name; do
 	log="$logdir/$total.log"
 	echo "=== fuzz $name ($pkg) for $fuzztime"
 	start=$(date +%s)
-	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" </dev/null >"$log" 2>&1; then
+	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "${FUZZ_MINIMIZE:-5s}" ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" </dev/null >"$log" 2>&1; then
 		status=PASS
 	else
 		status=FAIL

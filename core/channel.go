@@ -334,11 +334,15 @@ func (ch *Channel) RemoveClient(s *Subscription) {
 
 // SetRDY sets the subscriber's max-in-flight window and sends what it now
 // allows.
-func (ch *Channel) SetRDY(s *Subscription, n int64) {
+func (ch *Channel) SetRDY(s *Subscription, n int64) { ch.SetRDYAt(s, n, ch.nsqd.now()) }
+
+// SetRDYAt is SetRDY with the time (UnixNano) already read by the caller,
+// as for FinishAt.
+func (ch *Channel) SetRDYAt(s *Subscription, n int64, now int64) {
 	ch.mu.Lock()
 	s.rdy = n
 	s.ReadyCount.Store(n)
-	ch.pumpLocked(s, ch.nsqd.now())
+	ch.pumpLocked(s, now)
 	ch.mu.Unlock()
 }
 
@@ -372,7 +376,13 @@ func (ch *Channel) takeInFlightLocked(s *Subscription, id *MessageID) (*Message,
 // Finish acknowledges an in-flight message (FIN). On success the freed RDY
 // slot is refilled from the queue at once.
 func (ch *Channel) Finish(s *Subscription, id *MessageID) error {
-	now := ch.nsqd.now()
+	return ch.FinishAt(s, id, ch.nsqd.now())
+}
+
+// FinishAt is Finish with the time (UnixNano) already read by the caller:
+// an event loop reads the clock once per batch of commands, not per FIN
+// (the clock read per FIN was ≈ 20% of the fan-out profile's CPU).
+func (ch *Channel) FinishAt(s *Subscription, id *MessageID, now int64) error {
 	ch.mu.Lock()
 	m, err := ch.takeInFlightLocked(s, id)
 	if err != nil {

@@ -98,7 +98,7 @@ func (c *conn) cmdRdy() {
 		c.fail(codec.NewFatal(codec.ErrCodeInvalid, "RDY count "+codec.Itoa(count)+" out of range 0-"+codec.Itoa(max)))
 		return
 	}
-	c.ch.SetRDY(c.sub, count)
+	c.ch.SetRDYAt(c.sub, count, c.now)
 }
 
 // messageID validates the id parameter of FIN/REQ/TOUCH.
@@ -129,7 +129,7 @@ func (c *conn) cmdFin() {
 	if !ok {
 		return
 	}
-	if err := c.ch.Finish(c.sub, id); err != nil {
+	if err := c.ch.FinishAt(c.sub, id, c.now); err != nil {
 		c.fail(codec.NewNonFatal(codec.ErrCodeFinFailed, "FIN "+string(id[:])+" failed "+err.Error()))
 	}
 }

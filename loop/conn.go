@@ -30,7 +30,8 @@ type conn struct {
 	connectTS  int64  // unix seconds
 
 	magicOK  bool
-	need     int // inbound bytes needed before parsing can make progress
+	need     int   // inbound bytes needed before parsing can make progress
+	now      int64 // UnixNano read once per parsed batch (parseCommands), for FIN and RDY
 	state    atomic.Int32
 	cmd      codec.Command
 	out      []byte // this batch's write buffer

@@ -271,6 +271,7 @@ func (c *conn) parseCommands(buf []byte) int {
 		off = 4
 	}
 	c.need = 0
+	c.now = time.Now().UnixNano() // one clock read per batch
 	start := off
 	for off < len(buf) && !c.halt {
 		n := c.handleCommand(buf[off:])
@@ -280,9 +281,9 @@ func (c *conn) parseCommands(buf []byte) int {
 		off += n
 	}
 	if off > start {
-		// the read deadline runs from the last complete command; one clock
-		// read per batch (per command showed in the fan-out profile)
-		c.lastCommand.Store(time.Now().UnixNano())
+		// the read deadline runs from the last complete command; the
+		// batch's clock read (per command showed in the fan-out profile)
+		c.lastCommand.Store(c.now)
 	}
 	return off
 }

@@ -1,14 +1,10 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +66,9 @@ func runHTTPPub(e *Env, mpub bool) error {
 	e.Add("msg/s", UnitMsgPerSec, HigherBetter, rate(msgs, st.Wall))
 	e.Add("MB/s", UnitMBPerSec, HigherBetter, rate(msgs*int64(e.Cfg.MsgSize), st.Wall)/1e6)
 	e.AddCPU(st, msgs)
+	if msgs > 0 {
+		e.Add("harness cpu", UnitCPUPerM, LowerBetter, st.ToolCPU.Seconds()/float64(msgs)*1e6)
+	}
 	return nil
 }
 
@@ -83,27 +82,21 @@ func httpPubConn(ctx context.Context, addr string, req []byte, deadline time.Tim
 	defer nc.Close()
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	br := bufio.NewReaderSize(nc, 16<<10)
+	ar := newHTTPAnswerReader(nc)
+	n := int64(0)
+	defer func() { requests.Add(n) }()
 	for time.Now().Before(deadline) {
 		if _, err := nc.Write(req); err != nil {
 			return err
 		}
-		resp, err := http.ReadResponse(br, nil)
+		a, err := ar.readAnswer()
 		if err != nil {
 			return err
 		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		_ = resp.Body.Close()
-		if err != nil {
+		if err := checkPubAnswer(a); err != nil {
 			return err
 		}
-		if resp.StatusCode != http.StatusOK || string(bytes.TrimSpace(b)) != "OK" {
-			return fmt.Errorf("answer %s %q", strconv.Itoa(resp.StatusCode), b)
-		}
-		if resp.Close {
-			return fmt.Errorf("daemon closed the keep-alive connection")
-		}
-		requests.Add(1)
+		n++
 	}
 	return nil
 }

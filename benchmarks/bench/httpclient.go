@@ -4,56 +4,42 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 )
 
-// The http-pub client. Both daemons are measured by this same client, so what it costs is not a
-// difference between them, but it shares the machine's two cores with the daemon: every µs it
-// spends per request is a µs the daemon under test cannot use. Go's http.ReadResponse allocates a
-// Response, a header map and its strings, and a body reader per answer; at ~40k requests/s that
-// was as much harness CPU per request as our daemon's. This client sends fixed request bytes and
-// parses the answer in place: one request in flight per connection (no pipelining), keep-alive,
-// no allocation per request.
+// Answers to the http-pub client (httploop.go). Go's http.ReadResponse allocates a Response, a
+// header map and its strings, and a body reader per answer; at ~40k answers/s that cost the
+// harness about as much CPU per request as our daemon spent serving it, on the same two cores.
+// parseAnswer reads the status line, Content-Length, Connection and the body in place, with no
+// allocation.
+
+// maxAnswer bounds one answer, header and body.
+const maxAnswer = 16 << 10
 
 // errAnswerTooLarge is an answer whose header or body does not fit the client's buffer.
 var errAnswerTooLarge = errors.New("bench: http answer over 16 KiB")
 
-// httpAnswerReader reads HTTP/1.1 answers from one connection into a fixed buffer.
-type httpAnswerReader struct {
-	r   io.Reader
-	buf []byte
-	n   int // bytes in buf
-}
-
-func newHTTPAnswerReader(r io.Reader) *httpAnswerReader {
-	return &httpAnswerReader{r: r, buf: make([]byte, 16<<10)}
-}
-
-// httpAnswer is one parsed answer; body aliases the reader's buffer until the next readAnswer.
+// httpAnswer is one parsed answer.
 type httpAnswer struct {
 	status int
 	body   []byte
 	close  bool // "Connection: close"
 }
 
-// readAnswer reads one answer, which must carry a Content-Length (both daemons send one for
-// their short bodies); anything it cannot parse is an error, never a guess.
-func (h *httpAnswerReader) readAnswer() (httpAnswer, error) {
-	var a httpAnswer
-	end := -1
-	for {
-		if end = bytes.Index(h.buf[:h.n], crlfcrlf); end >= 0 {
-			break
+// parseAnswer parses the answer at the start of b: n is its length, or 0 when b does not hold
+// all of it yet. The answer must carry a Content-Length (both daemons send one for their short
+// bodies); anything else it cannot parse is an error, never a guess. body aliases b.
+func parseAnswer(b []byte) (a httpAnswer, n int, err error) {
+	end := bytes.Index(b, crlfcrlf)
+	if end < 0 {
+		if len(b) >= maxAnswer {
+			return a, 0, errAnswerTooLarge
 		}
-		if err := h.fill(); err != nil {
-			return a, err
-		}
+		return a, 0, nil
 	}
-	head := h.buf[:end]
-	line, rest, _ := bytes.Cut(head, crlf)
+	line, rest, _ := bytes.Cut(b[:end], crlf)
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-		return a, fmt.Errorf("bench: bad status line %q", line)
+		return a, 0, fmt.Errorf("bench: bad status line %q", line)
 	}
 	a.status = atoiDigits(line[9:12])
 	clen := -1
@@ -62,7 +48,7 @@ func (h *httpAnswerReader) readAnswer() (httpAnswer, error) {
 		field, rest, _ = bytes.Cut(rest, crlf)
 		name, value, ok := bytes.Cut(field, []byte(":"))
 		if !ok {
-			return a, fmt.Errorf("bench: bad header field %q", field)
+			return a, 0, fmt.Errorf("bench: bad header field %q", field)
 		}
 		value = bytes.TrimSpace(value)
 		switch {
@@ -71,42 +57,22 @@ func (h *httpAnswerReader) readAnswer() (httpAnswer, error) {
 		case bytes.EqualFold(name, []byte("Connection")):
 			a.close = bytes.EqualFold(value, []byte("close"))
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			return a, fmt.Errorf("bench: answer with Transfer-Encoding %q", value)
+			return a, 0, fmt.Errorf("bench: answer with Transfer-Encoding %q", value)
 		}
 	}
 	if clen < 0 {
-		return a, errors.New("bench: answer without a valid Content-Length")
+		return a, 0, errors.New("bench: answer without a valid Content-Length")
 	}
 	bodyStart := end + len(crlfcrlf)
 	total := bodyStart + clen
-	if total > len(h.buf) {
-		return a, errAnswerTooLarge
+	if total > maxAnswer {
+		return a, 0, errAnswerTooLarge
 	}
-	for h.n < total {
-		if err := h.fill(); err != nil {
-			return a, err
-		}
+	if len(b) < total {
+		return a, 0, nil
 	}
-	a.body = h.buf[bodyStart:total]
-	// one request in flight: nothing should follow the answer, but keep whatever does
-	h.n = copy(h.buf, h.buf[total:h.n])
-	return a, nil
-}
-
-// fill reads more bytes into the buffer.
-func (h *httpAnswerReader) fill() error {
-	if h.n == len(h.buf) {
-		return errAnswerTooLarge
-	}
-	m, err := h.r.Read(h.buf[h.n:])
-	h.n += m
-	if m > 0 {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
+	a.body = b[bodyStart:total]
+	return a, total, nil
 }
 
 var (

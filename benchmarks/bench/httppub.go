@@ -2,11 +2,7 @@ package bench
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,71 +28,30 @@ func runHTTPPub(e *Env, mpub bool) error {
 		"Content-Length: %d\r\n\r\n", path, addr, len(body))
 	req = append(req, body...)
 
-	ctx, cancel := context.WithCancel(e.Ctx)
-	defer cancel()
 	w, err := e.Start()
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(e.Cfg.Duration)
-	var (
-		requests atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		first    error
-	)
-	for range e.Cfg.HTTPConns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := httpPubConn(ctx, addr, req, deadline, &requests); err != nil {
-				errOnce.Do(func() { first = err; cancel() })
-			}
-		}()
+	l, err := newHTTPLoop(addr, e.Cfg.HTTPConns, req)
+	if err != nil {
+		return fmt.Errorf("http-pub %s: %w", path, err)
 	}
-	wg.Wait()
-	if first != nil {
-		return fmt.Errorf("http-pub %s: %w", path, first)
+	requests, err := l.run(e.Ctx, deadline)
+	l.close()
+	if err != nil {
+		return fmt.Errorf("http-pub %s: %w", path, err)
 	}
 	st, err := w.Stop()
 	if err != nil {
 		return err
 	}
-	msgs := requests.Load() * int64(perReq)
+	msgs := requests * int64(perReq)
 	e.Add("msg/s", UnitMsgPerSec, HigherBetter, rate(msgs, st.Wall))
 	e.Add("MB/s", UnitMBPerSec, HigherBetter, rate(msgs*int64(e.Cfg.MsgSize), st.Wall)/1e6)
 	e.AddCPU(st, msgs)
 	if msgs > 0 {
 		e.Add("harness cpu", UnitCPUPerM, LowerBetter, st.ToolCPU.Seconds()/float64(msgs)*1e6)
-	}
-	return nil
-}
-
-// httpPubConn sends req over one keep-alive connection until the deadline, checking each answer.
-func httpPubConn(ctx context.Context, addr string, req []byte, deadline time.Time, requests *atomic.Int64) error {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	ar := newHTTPAnswerReader(nc)
-	n := int64(0)
-	defer func() { requests.Add(n) }()
-	for time.Now().Before(deadline) {
-		if _, err := nc.Write(req); err != nil {
-			return err
-		}
-		a, err := ar.readAnswer()
-		if err != nil {
-			return err
-		}
-		if err := checkPubAnswer(a); err != nil {
-			return err
-		}
-		n++
 	}
 	return nil
 }

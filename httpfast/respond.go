@@ -22,7 +22,7 @@ import (
 // GET /config/data_path get exactly upstream's header.
 
 const (
-	headerNSQContentType = "X-NSQ-Content-Type"
+	headerNSQContentType = "X-Nsq-Content-Type" // X-NSQ-Content-Type as net/http writes it
 	nsqContentTypeV1     = "nsq; version=1.0"
 	contentTypeJSON      = "application/json; charset=utf-8"
 	contentTypeText      = "text/plain; charset=utf-8"
@@ -63,10 +63,22 @@ var (
 	errBadMessage        = &apiError{413, "BAD_MESSAGE"}
 )
 
+// The V1 header as bytes, set with SetCanonical: Header.Set would
+// normalize and copy the name on every answer, /pub's included.
+var (
+	headerNSQContentTypeKey = []byte(headerNSQContentType)
+	nsqContentTypeV1Value   = []byte(nsqContentTypeV1)
+)
+
+// setV1Header sets X-NSQ-Content-Type: nsq; version=1.0.
+func setV1Header(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetCanonical(headerNSQContentTypeKey, nsqContentTypeV1Value)
+}
+
 // respondV1 writes a V1 success: status 200, body as given, Content-Type
 // sniffed from a non-empty body (none for an empty one).
 func respondV1(ctx *fasthttp.RequestCtx, body []byte) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	if len(body) > 0 {
 		ctx.Response.Header.SetContentType(http.DetectContentType(body))
 	}
@@ -75,7 +87,7 @@ func respondV1(ctx *fasthttp.RequestCtx, body []byte) {
 
 // respondV1OK writes the V1 "OK" string result of /pub and /mpub.
 func respondV1OK(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	ctx.Response.Header.SetContentType(contentTypeText)
 	ctx.Response.SetBodyString("OK")
 }
@@ -83,20 +95,20 @@ func respondV1OK(ctx *fasthttp.RequestCtx) {
 // respondV1Empty writes the V1 answer of a handler with no result: 200 with
 // an empty body and no Content-Type.
 func respondV1Empty(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 }
 
 // respondV1JSON writes a V1 structure result; body is already JSON and
 // becomes the response body (it must not be modified afterwards).
 func respondV1JSON(ctx *fasthttp.RequestCtx, body []byte) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	ctx.Response.Header.SetContentType(contentTypeJSON)
 	ctx.Response.SetBodyRaw(body)
 }
 
 // respondV1Error writes {"message":"<msg>"} with e's status.
 func respondV1Error(ctx *fasthttp.RequestCtx, e *apiError) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	ctx.Response.Header.SetContentType(contentTypeJSON)
 	ctx.SetStatusCode(e.code)
 	b := ctx.Response.SwapBody(nil)[:0]

@@ -153,12 +153,15 @@ func allow(rs []*route, skip string) string {
 // 404/405/OPTIONS and the panic guard. It runs on fasthttp's worker
 // goroutines, any number at once.
 func (s *Server) HandleRequest(ctx *fasthttp.RequestCtx) {
-	start := time.Now()
+	var start time.Time // read only for a logged route: /pub and /mpub are not
 	var logged *route
 	defer func() {
 		finishBody(ctx) // whatever the route (404s included) left unread
 		if p := recover(); p != nil {
 			s.log.Logf(core.LogLevelError, "panic in HTTP handler - %v", p)
+			// upstream's LogPanicHandler renders the 500 through a fresh
+			// logged handler, so the logged duration starts here
+			start = time.Now()
 			ctx.Response.Reset()
 			respondV1Error(ctx, errInternal)
 			s.logRequest(ctx, start)
@@ -181,7 +184,7 @@ func (s *Server) HandleRequest(ctx *fasthttp.RequestCtx) {
 	rs, param := s.routes.find(p)
 	if r := routeFor(rs, method); r != nil {
 		if r.log {
-			logged = r
+			logged, start = r, time.Now()
 		}
 		s.run(ctx, r, param)
 		return
@@ -189,6 +192,7 @@ func (s *Server) HandleRequest(ctx *fasthttp.RequestCtx) {
 	if s.redirect(ctx, method, string(p)) {
 		return
 	}
+	start = time.Now() // upstream's logged NotFound/MethodNotAllowed handlers start here
 	if a := allow(rs, method); a != "" {
 		ctx.Response.Header.Set("Allow", a)
 		if method == "OPTIONS" {

@@ -160,7 +160,7 @@ func (s *Server) newFastHTTP(handler fasthttp.RequestHandler) *fasthttp.Server {
 // --tls-required=true: upstream answers every request, known path or not,
 // with this exact body (note the spaces).
 func (s *Server) refuseWithoutTLS(ctx *fasthttp.RequestCtx) {
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	ctx.Response.Header.SetContentType(contentTypeJSON)
 	ctx.SetStatusCode(fasthttp.StatusForbidden)
 	ctx.SetBodyString(`{"message": "TLS_REQUIRED", "https_port": ` + strconv.Itoa(max(s.HTTPSPort(), 0)) + `}`)

@@ -56,7 +56,7 @@ func (s *Server) stats(ctx *fasthttp.RequestCtx, _ string) *apiError {
 	}
 	s.statsSizeHint.Store(int64(len(b) + len(b)/8))
 	ctx.Response.SwapBody(b)
-	ctx.Response.Header.Set(headerNSQContentType, nsqContentTypeV1)
+	setV1Header(ctx)
 	return nil
 }
 

@@ -50,8 +50,10 @@ func Cases(cfg Config) []Case {
 	cs = append(cs,
 		Case{Name: "disk/pub", Group: "disk", Args: diskArgs, Run: func(e *Env) error { return runPub(e, 1) }},
 		Case{Name: "disk/sub", Group: "disk", Args: diskArgs, Run: runSub},
-		Case{Name: "http-pub/pub", Group: "http-pub", Args: mem, Run: func(e *Env) error { return runHTTPPub(e, false) }},
-		Case{Name: "http-pub/mpub", Group: "http-pub", Args: mem, Run: func(e *Env) error { return runHTTPPub(e, true) }},
+		Case{Name: "http-pub/pub", Group: "http-pub", Args: mem, Ceiling: true,
+			Run: func(e *Env) error { return runHTTPPub(e, false) }},
+		Case{Name: "http-pub/mpub", Group: "http-pub", Args: mem, Ceiling: true,
+			Run: func(e *Env) error { return runHTTPPub(e, true) }},
 	)
 	return cs
 }
@@ -169,7 +171,13 @@ func startTarget(ctx context.Context, spec TargetSpec, args []string) (*Target, 
 		if err != nil {
 			return nil, nil, err
 		}
-		return &Target{Name: spec.Name, TCPAddr: s.Addr()}, s.Close, nil
+		h, err := startNullHTTP("127.0.0.1:0")
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		stop := func() error { return errors.Join(h.Close(), s.Close()) }
+		return &Target{Name: spec.Name, TCPAddr: s.Addr(), nullHTTPAddr: h.Addr()}, stop, nil
 	}
 	d, err := StartDaemon(ctx, DaemonOptions{Bin: spec.Bin, Args: args, WorkDir: spec.WorkDir})
 	if err != nil {

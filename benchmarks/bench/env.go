@@ -46,17 +46,20 @@ type Target struct {
 	Pid     int // 0 for the in-process null server: no CPU or RSS of its own to read
 	daemon  *Daemon
 	started time.Time
+
+	nullHTTPAddr string // the null server's HTTP listener (httpnull.go)
 }
 
 // httpWait is how long after startup a daemon may take to announce its HTTP listener (upstream
 // logs it within a millisecond of the TCP one) before http-pub reports n/a.
 const httpWait = time.Second
 
-// HTTPAddr returns the target's HTTP address, or "" if it has none: the null server never has
-// one; a daemon has one if it announced "HTTP: listening on" within httpWait of its start.
+// HTTPAddr returns the target's HTTP address, or "" if it has none: the null server's is its
+// null HTTP answerer; a daemon has one if it announced "HTTP: listening on" within httpWait of
+// its start.
 func (t *Target) HTTPAddr() string {
 	if t.daemon == nil {
-		return ""
+		return t.nullHTTPAddr
 	}
 	return t.daemon.HTTPAddr(time.Until(t.started.Add(httpWait)))
 }

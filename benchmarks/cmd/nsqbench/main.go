@@ -109,7 +109,7 @@ func parseCompareFlags(args []string) (compareFlags, error) {
 	fs.StringVar(&f.ours, "ours", "", "our nsqd binary (default: go build ./cmd/nsqd at the repository root)")
 	fs.StringVar(&f.upstream, "upstream", "", "upstream nsqd v1.3.0 (default: <repo>/.bin/nsqd, built through tools/upstream if missing)")
 	fs.StringVar(&f.scenarios, "scenarios", "all", "comma-separated scenario groups or case names (see nsqbench list)")
-	fs.BoolVar(&f.ceiling, "ceiling", true, "also run the null-server ceiling for pub and pub-latency")
+	fs.BoolVar(&f.ceiling, "ceiling", true, "also run the null-server ceiling for pub, pub-latency and http-pub")
 	fs.StringVar(&f.repo, "repo", "", "repository root (default: found above the working directory)")
 	fs.StringVar(&f.results, "results", "", `directory for the results file and chart (default <repo>/benchmarks/results; "-" writes none)`)
 	fs.Float64Var(&f.noise, "noise", 0.3, "flag a run as disturbed when other processes used more than this many cores")

@@ -163,8 +163,17 @@ func (c *conn) cmdMpub(rest []byte) int {
 			c.fail(verr)
 			return 0
 		}
-		// parse again when the check can learn more, not only at the end
-		c.need = 4 + min(int(size), mpubNextHeader(rest[4:]))
+		// Parse again when the check can learn more, not only at the end,
+		// so that a bad size is answered as soon as it arrives (as
+		// upstream) — but only in the body's first mpubEagerBytes: every
+		// parse makes gnet join the whole buffered body into one slice,
+		// and over a real network a big MPUB arrives in hundreds of reads,
+		// which would make its copying quadratic. Past that, the body is
+		// parsed once, whole.
+		c.need = 4 + int(size)
+		if len(rest)-4 < mpubEagerBytes {
+			c.need = 4 + min(int(size), mpubNextHeader(rest[4:]))
+		}
 		return needMore
 	}
 	raw := rest[4 : 4+size]
@@ -185,6 +194,10 @@ func (c *conn) cmdMpub(rest []byte) int {
 	c.respond(codec.RespOK)
 	return 4 + int(size)
 }
+
+// mpubEagerBytes bounds the part of an MPUB body that is checked as it
+// arrives, header by header (see cmdMpub).
+const mpubEagerBytes = 16 << 10
 
 // mpubNextHeader returns how much of an MPUB body whose present part passed
 // codec.ValidateMPUBPrefix must be present before that check can find

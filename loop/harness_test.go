@@ -34,6 +34,7 @@ type fakeConn struct {
 	sink   io.Writer // if set, writes go here instead of out
 	ctx    any
 	closed bool
+	peeks  int // Peek calls: each one makes gnet join its buffered bytes
 
 	mu    sync.Mutex
 	wakes chan struct{} // one token per pending Wake (buffered)
@@ -42,6 +43,7 @@ type fakeConn struct {
 func newFakeConn() *fakeConn { return &fakeConn{wakes: make(chan struct{}, 1)} }
 
 func (f *fakeConn) Peek(n int) ([]byte, error) {
+	f.peeks++
 	if n <= 0 || n > len(f.in) {
 		return f.in, nil
 	}

@@ -30,7 +30,7 @@ func TestBigMPUBInPiecesParsedBoundedTimes(t *testing.T) {
 	cl := h.open()
 	cl.send([]byte("  V2"))
 	frame := mpubFrame("big", 2000, 1000) // ≈ 2 MB
-	const piece = 1448                   // one TCP segment's payload
+	const piece = 1448                    // one TCP segment's payload
 	before := cl.fc.peeks
 	for off := 0; off < len(frame); off += piece {
 		cl.send(frame[off:min(off+piece, len(frame))])

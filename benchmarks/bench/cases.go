@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,11 @@ type Case struct {
 	Args    []string // extra daemon flags, e.g. --mem-queue-size=0
 	Ceiling bool     // also run against the null server
 	Run     func(e *Env) error
+
+	// Prepare, if set, runs before the target starts: it writes what the case needs (TLS
+	// certificates) into dir, a directory of the run's own (Env.Dir, removed afterwards), and
+	// returns more daemon flags.
+	Prepare func(dir string) ([]string, error)
 }
 
 // Cases returns every scenario case for cfg, in the order compare runs them.
@@ -55,12 +61,12 @@ func Cases(cfg Config) []Case {
 		Case{Name: "http-pub/mpub", Group: "http-pub", Args: mem, Ceiling: true,
 			Run: func(e *Env) error { return runHTTPPub(e, true) }},
 	)
-	return cs
+	return append(cs, layerCases(mem)...)
 }
 
 // Groups lists the scenario names -scenarios accepts.
 func Groups() []string {
-	return []string{"pub", "pub-latency", "sub", "e2e", "fanout", "connections", "disk", "http-pub", "ceiling"}
+	return []string{"pub", "pub-latency", "sub", "e2e", "fanout", "connections", "disk", "http-pub", "layers", "ceiling"}
 }
 
 // SelectCases keeps the cases whose group or name is in the comma-separated list; "" or "all"
@@ -128,12 +134,20 @@ func RunCase(ctx context.Context, spec TargetSpec, c Case, cfg Config, logf func
 	defer func() { res.Elapsed = time.Since(start) }()
 	ctx, cancel := context.WithTimeout(ctx, cfg.CaseTimeout)
 	defer cancel()
-	t, stop, err := startTarget(ctx, spec, c.Args)
+	args, dir, err := prepareCase(c, spec.WorkDir)
+	if dir != "" {
+		defer os.RemoveAll(dir)
+	}
 	if err != nil {
 		res.Err = err
 		return res
 	}
-	e := &Env{Ctx: ctx, Target: t, Cfg: cfg, Logf: logf}
+	t, stop, err := startTarget(ctx, spec, args)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	e := &Env{Ctx: ctx, Target: t, Cfg: cfg, Logf: logf, Dir: dir}
 	err = c.Run(e)
 	if err == nil {
 		err = e.CheckAlive()
@@ -163,6 +177,19 @@ func producedNumbers(ms []Metric) bool {
 		}
 	}
 	return false
+}
+
+// prepareCase runs c.Prepare, if any, in a fresh directory under workDir and returns the daemon
+// flags and that directory.
+func prepareCase(c Case, workDir string) (args []string, dir string, err error) {
+	if c.Prepare == nil {
+		return c.Args, "", nil
+	}
+	if dir, err = os.MkdirTemp(workDir, "nsqbench-case-"); err != nil {
+		return nil, "", err
+	}
+	more, err := c.Prepare(dir)
+	return append(append([]string(nil), c.Args...), more...), dir, err
 }
 
 func startTarget(ctx context.Context, spec TargetSpec, args []string) (*Target, func() error, error) {

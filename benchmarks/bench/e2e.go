@@ -99,6 +99,11 @@ func startAcker(ctx context.Context, addr string) (*acker, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newAcker(c), nil
+}
+
+// newAcker starts counting the answers on c.
+func newAcker(c *wire.Conn) *acker {
 	a := &acker{c: c, failed: make(chan error, 1)}
 	go func() {
 		for {
@@ -109,7 +114,7 @@ func startAcker(ctx context.Context, addr string) (*acker, error) {
 			a.acked.Add(1)
 		}
 	}()
-	return a, nil
+	return a
 }
 
 // pacePubs sends PUBs at target msg/s for Config.Duration, each body starting with its send time

@@ -72,6 +72,7 @@ type Env struct {
 	Target *Target
 	Cfg    Config
 	Logf   func(format string, args ...any)
+	Dir    string // what Case.Prepare wrote, or ""
 
 	metrics    []Metric
 	otherCores float64 // highest "other load" any window saw

@@ -30,6 +30,10 @@ func TestScenariosNull(t *testing.T) {
 				if m, ok := res.Metric("msg/s"); !ok || !m.NA {
 					t.Fatalf("got msg/s %+v, want n/a", m)
 				}
+			case c.Group == "layers":
+				if !errors.Is(res.Err, wire.ErrNotNegotiated) {
+					t.Fatalf("got error %v, want wire.ErrNotNegotiated (the null server answers IDENTIFY with OK)", res.Err)
+				}
 			default:
 				var fe *wire.FrameError
 				if !errors.As(res.Err, &fe) || !strings.Contains(fe.Msg, "E_INVALID") {

@@ -9,6 +9,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // maxFrameSize bounds a frame the client will accept; nsqd's --max-msg-size default is 1 MiB.
@@ -25,7 +27,14 @@ type Conn struct {
 	buf  []byte // frames larger than r's buffer are read here
 	stop func() bool
 
-	wmu sync.Mutex // guards writes to nc
+	wmu   sync.Mutex   // guards the fields below and writes to nc
+	w     io.Writer    // where Write sends commands: nc, or the top of the negotiated layers
+	raw   io.Writer    // below compression: nc, or the TLS connection
+	flush func() error // ends a compressed write (nil without compression)
+
+	deflate      *flate.Writer // the deflate compressor, if negotiated
+	deflateStale bool          // WriteEncoded wrote past deflate: reset it before its next Write
+	streamOpen   bool          // WriteEncoded has opened the compressed stream
 }
 
 // Dial connects to addr, sends the V2 magic and returns the connection. readBuffer sizes the
@@ -39,7 +48,7 @@ func Dial(ctx context.Context, addr string, readBuffer int) (*Conn, error) {
 	if readBuffer <= 0 {
 		readBuffer = 64 << 10
 	}
-	c := &Conn{ctx: ctx, nc: nc, r: bufio.NewReaderSize(nc, readBuffer)}
+	c := &Conn{ctx: ctx, nc: nc, r: bufio.NewReaderSize(nc, readBuffer), w: nc, raw: nc}
 	// An expired deadline unblocks a goroutine stuck in Read or Write when ctx ends.
 	c.stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
 	if err := c.Write(MagicV2); err != nil {
@@ -58,10 +67,18 @@ func (c *Conn) Close() error {
 // LocalAddr returns the local address of the connection.
 func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 
-// Write writes p in one call. It is safe for concurrent use.
+// Write writes p in one call (through the negotiated layers, compressed as one flushed unit). It
+// is safe for concurrent use.
 func (c *Conn) Write(p []byte) error {
 	c.wmu.Lock()
-	_, err := c.nc.Write(p)
+	if c.deflateStale {
+		c.deflate.Reset(c.raw)
+		c.deflateStale = false
+	}
+	_, err := c.w.Write(p)
+	if err == nil && c.flush != nil {
+		err = c.flush()
+	}
 	c.wmu.Unlock()
 	if err != nil {
 		return c.wrap("write", err)

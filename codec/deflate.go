@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"slices"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -130,6 +131,23 @@ func (d *DeflateDecoder) Write(p []byte) (int, error) {
 	s.in = append(s.in, p...)
 	return len(p), nil
 }
+
+// Space returns at least n bytes of room after the pending input, for a
+// caller that produces compressed input in place; Commit(k) then appends the
+// first k of them (Write without the copy). The room is valid until the next
+// call to any method of d.
+func (d *DeflateDecoder) Space(n int) []byte {
+	s := &d.src
+	if s.off > 0 && s.off == len(s.in) {
+		s.in, s.off = s.in[:0], 0
+	}
+	s.in = slices.Grow(s.in, n)
+	return s.in[len(s.in):cap(s.in)]
+}
+
+// Commit appends the first k bytes of the room Space returned to the
+// pending input.
+func (d *DeflateDecoder) Commit(k int) { d.src.in = d.src.in[:len(d.src.in)+k] }
 
 // Buffered returns the number of written bytes the decompressor has not yet
 // taken (it may also hold up to 16 KiB read ahead).

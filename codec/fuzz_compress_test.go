@@ -33,10 +33,13 @@ func pieces(b []byte, seed uint64, maxPiece int) [][]byte {
 // streamDecoder is what both decoders offer.
 type streamDecoder interface {
 	Write([]byte) (int, error)
+	Space(n int) []byte
+	Commit(k int)
 	Decode(dst []byte, max int) ([]byte, error)
 }
 
-// decodeAll feeds each piece and decodes with a budget chosen by seed,
+// decodeAll feeds each piece (with Write, or in place with Space and
+// Commit: the choice, too, by seed) and decodes with a budget chosen by seed,
 // until the decoder makes no more progress; it returns the plaintext and
 // whether the stream was rejected (io.EOF, a final deflate block, counts as
 // accepted).
@@ -45,7 +48,11 @@ func decodeAll(d streamDecoder, in [][]byte, seed uint64) ([]byte, bool) {
 	var out []byte
 	var err error
 	for _, p := range in {
-		d.Write(p)
+		if r.IntN(2) == 0 {
+			d.Write(p)
+		} else {
+			d.Commit(copy(d.Space(len(p)), p))
+		}
 		for err == nil {
 			before := len(out)
 			out, err = d.Decode(out, 1+r.IntN(70000))

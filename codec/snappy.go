@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 
 	"github.com/golang/snappy"
 )
@@ -139,6 +140,23 @@ func (d *SnappyDecoder) Write(p []byte) (int, error) {
 	d.in = append(d.in, p...)
 	return len(p), nil
 }
+
+// Space returns at least n bytes of room after the pending input, for a
+// caller that produces compressed input in place (a TLS record layer
+// decrypting into it); Commit(k) then appends the first k of them. Together
+// they are Write without the copy. The room is valid until the next call to
+// any method of d.
+func (d *SnappyDecoder) Space(n int) []byte {
+	if d.off > 0 && d.off == len(d.in) {
+		d.in, d.off = d.in[:0], 0
+	}
+	d.in = slices.Grow(d.in, n)
+	return d.in[len(d.in):cap(d.in)]
+}
+
+// Commit appends the first k bytes of the room Space returned to the
+// pending input.
+func (d *SnappyDecoder) Commit(k int) { d.in = d.in[:len(d.in)+k] }
 
 // Buffered returns the number of input bytes not yet consumed.
 func (d *SnappyDecoder) Buffered() int { return len(d.in) - d.off }

@@ -19,10 +19,13 @@ const (
 )
 
 // streamDecoder is a compression layer's inbound half (codec.SnappyDecoder,
-// codec.DeflateDecoder): Write takes wire bytes (copying them), Decode
-// yields plaintext on demand.
+// codec.DeflateDecoder): Write takes wire bytes (copying them), Space and
+// Commit let TLS decrypt into its input in place, Decode yields plaintext on
+// demand.
 type streamDecoder interface {
 	Write(p []byte) (int, error)
+	Space(n int) []byte
+	Commit(k int)
 	Decode(dst []byte, max int) ([]byte, error)
 }
 
@@ -102,8 +105,7 @@ func (c *conn) extTraffic() {
 		return
 	}
 	c.halt = c.closeNow
-	c.pullRaw()
-	if err := c.decrypt(); err != nil {
+	if err := c.pullLayered(); err != nil {
 		c.srv.nsqd.Logger().Logf(core.LogLevelError, "[%s] failed to read command - %s", c.remoteAddr, err)
 		c.closeNow, c.halt = true, true
 	}
@@ -111,7 +113,29 @@ func (c *conn) extTraffic() {
 	c.tlsFlush()
 }
 
-// pullRaw moves gnet's inbound bytes into the bottom layer.
+// pullLayered runs gnet's inbound bytes up through the layers into x.in
+// (TLS) or the decoder's input. Once the handshake is done the TLS record
+// layer reads the ciphertext where gnet holds it (tlsPipe.lend): only a
+// partial record's bytes are copied, into crypto/tls's own buffer.
+func (c *conn) pullLayered() error {
+	x := c.ext
+	if x.tls == nil {
+		c.pullRaw()
+		return nil
+	}
+	buf, _ := c.gc.Peek(-1)
+	p := x.tls.pipe
+	p.lend(buf)
+	err := c.decrypt()
+	p.unlend() // keeps what was not read: buf dies at Discard
+	if len(buf) > 0 {
+		c.gc.Discard(len(buf))
+		c.stats.bytesIn.Add(uint64(len(buf)))
+	}
+	return err
+}
+
+// pullRaw moves gnet's inbound bytes into the bottom layer, copying them.
 func (c *conn) pullRaw() {
 	buf, _ := c.gc.Peek(-1)
 	if len(buf) == 0 {

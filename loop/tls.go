@@ -26,16 +26,17 @@ const tlsReadSize = 16 * 1024
 // on a helper goroutine: pipe.Read blocks until the loop pushes the client's
 // ciphertext, and pipe.Write queues the server's ciphertext and wakes the
 // loop to send it. Once the handshake is done the goroutine exits and the
-// record layer runs inline on the event loop: pipe.Read returns a temporary
-// "would block" error when the pushed ciphertext runs out (crypto/tls keeps a
+// record layer runs inline on the event loop: pipe.Read serves gnet's
+// inbound bytes, lent for the duration of one decrypt, and returns a
+// temporary "would block" error when they run out (crypto/tls keeps a
 // partial record and resumes on the next Read), and conn.Write encrypts into
 // pipe.out, which the loop writes to gnet in the same batch. An established
-// TLS connection therefore costs the crypto and two copies, never a
-// goroutine switch.
+// TLS connection therefore costs the crypto and one copy each way (into
+// crypto/tls's record buffer; out of pipe.out, which gathers a batch's
+// records into one write), never a goroutine switch.
 type tlsLayer struct {
-	conn  *tls.Conn
-	pipe  *tlsPipe
-	plain []byte // decrypted record scratch when a decoder follows
+	conn *tls.Conn
+	pipe *tlsPipe
 
 	// immutable once the handshake is done; read by shareStats
 	cipherSuite, version, negotiatedProtocol string
@@ -126,11 +127,9 @@ func (c *conn) decrypt() error {
 			n, err = l.conn.Read(x.in[len(x.in):cap(x.in)])
 			x.in = x.in[:len(x.in)+n]
 		} else {
-			if l.plain == nil {
-				l.plain = make([]byte, tlsReadSize)
-			}
-			n, err = l.conn.Read(l.plain)
-			x.dec.Write(l.plain[:n])
+			// straight into the decoder's input: no scratch copy
+			n, err = l.conn.Read(x.dec.Space(tlsReadSize))
+			x.dec.Commit(n)
 		}
 		if err == errWouldBlock {
 			return nil
@@ -172,6 +171,7 @@ type tlsPipe struct {
 	cond        sync.Cond // signalled when in grows or the pipe closes
 	in          []byte    // ciphertext from the client; in[inOff:] unread
 	inOff       int
+	lent        []byte // gnet's inbound bytes, read after in; only inside pullLayered
 	out         []byte // ciphertext for the client, not yet given to gnet
 	blocking    bool   // Read waits for input (handshake) instead of failing
 	closed      bool
@@ -204,6 +204,27 @@ func (p *tlsPipe) push(b []byte) {
 	p.mu.Unlock()
 }
 
+// lend makes b, gnet's inbound buffer, the next input after in, without
+// copying it. The loop reads it (decrypt) and calls unlend before b dies.
+func (p *tlsPipe) lend(b []byte) {
+	p.mu.Lock()
+	p.lent = b
+	p.mu.Unlock()
+}
+
+// unlend copies whatever of the lent buffer was not read into in.
+func (p *tlsPipe) unlend() {
+	p.mu.Lock()
+	if len(p.lent) > 0 {
+		if p.inOff > 0 && p.inOff == len(p.in) {
+			p.in, p.inOff = p.in[:0], 0
+		}
+		p.in = append(p.in, p.lent...)
+	}
+	p.lent = nil
+	p.mu.Unlock()
+}
+
 // finish records the handshake's outcome; from now on Read never blocks.
 func (p *tlsPipe) finish(err error) {
 	p.mu.Lock()
@@ -225,6 +246,11 @@ func (p *tlsPipe) Read(b []byte) (int, error) {
 	for p.inOff == len(p.in) {
 		if p.closed {
 			return 0, net.ErrClosed
+		}
+		if len(p.lent) > 0 {
+			n := copy(b, p.lent)
+			p.lent = p.lent[n:]
+			return n, nil
 		}
 		if !p.blocking {
 			return 0, errWouldBlock

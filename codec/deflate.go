@@ -85,10 +85,10 @@ func (w *appendWriter) Write(p []byte) (int, error) {
 // demand, at most max (+32 KiB) bytes per call, so a caller that stops
 // asking never inflates the rest of a compressed body.
 type DeflateDecoder struct {
-	src     deflateSource
-	br      *bufio.Reader
-	fr      io.ReadCloser
-	scratch []byte // the coroutine's read buffer; never caller memory
+	src deflateSource
+	br  *bufio.Reader
+	fr  io.ReadCloser
+	wt  io.WriterTo // fr's WriteTo: plaintext straight from flate's window
 
 	next  func() (struct{}, bool)
 	stop  func()
@@ -101,15 +101,23 @@ type DeflateDecoder struct {
 	starving bool // the coroutine is waiting for input
 }
 
+// deflateReadSize is the most plaintext flate hands out at once (its
+// window), so the most a Decode call can overshoot its budget by.
 const deflateReadSize = 32 * 1024
 
 // NewDeflateDecoder returns a decoder for a new stream.
 func NewDeflateDecoder() *DeflateDecoder {
-	d := &DeflateDecoder{scratch: make([]byte, deflateReadSize)}
+	d := &DeflateDecoder{}
 	d.src.d = d
 	d.br = bufio.NewReaderSize(&d.src, 16*1024)
-	d.fr = newFlateReader(d.br)
+	d.setReader(newFlateReader(d.br))
 	return d
+}
+
+// setReader installs flate's decompressor; klauspost's implements
+// io.WriterTo, which run relies on.
+func (d *DeflateDecoder) setReader(fr io.ReadCloser) {
+	d.fr, d.wt = fr, fr.(io.WriterTo)
 }
 
 // newFlateReader returns flate's decompressor over r. As upstream's (Go's
@@ -175,29 +183,45 @@ func (d *DeflateDecoder) Decode(dst []byte, max int) ([]byte, error) {
 	return dst, d.err
 }
 
-// run is the coroutine: it reads plaintext from the flate Reader and hands it
-// to the current Decode call, yielding whenever the call's budget is spent,
-// the input runs dry (inside deflateSource.Read) or the stream ends.
+// run is the coroutine: flate's WriteTo hands each stretch of plaintext
+// from its window to deflateSink, which appends it to the current Decode
+// call's buffer and yields whenever the call's budget is spent; the
+// coroutine also yields when the input runs dry (inside deflateSource.Read).
+// Writing from flate's window saves the copy through a read buffer that
+// Read would need. When the stream ends (a final block: WriteTo returns
+// nil) or fails, run parks with the error.
 func (d *DeflateDecoder) run(yield func(struct{}) bool) {
 	d.yield = yield
-	for {
-		for d.room <= 0 {
-			if !yield(struct{}{}) {
-				return
-			}
-		}
-		n, err := d.fr.Read(d.scratch[:min(d.room, len(d.scratch))])
-		// d.dst is the current call's buffer even if Read was suspended
-		// across calls: the scratch, not caller memory, was filled.
-		d.dst = append(d.dst, d.scratch[:n]...)
-		d.room -= n
-		if err != nil {
-			d.err = err
-			for yield(struct{}{}) {
-			}
-			return
-		}
+	_, err := d.wt.WriteTo((*deflateSink)(d))
+	if err == nil {
+		err = io.EOF
 	}
+	d.err = err
+	for yield(struct{}{}) {
+	}
+}
+
+// deflateSink is the DeflateDecoder as flate's WriteTo sees it.
+type deflateSink DeflateDecoder
+
+// Write appends p to the current Decode call's buffer, at most the call's
+// budget at a time, yielding to the caller in between. d.dst is always the
+// current call's buffer: p is flate's window, never caller memory.
+func (s *deflateSink) Write(p []byte) (int, error) {
+	d := (*DeflateDecoder)(s)
+	total := len(p)
+	for len(p) > 0 {
+		for d.room <= 0 {
+			if !d.yield(struct{}{}) {
+				return total - len(p), ErrDeflateClosed
+			}
+		}
+		k := min(len(p), d.room)
+		d.dst = append(d.dst, p[:k]...)
+		d.room -= k
+		p = p[k:]
+	}
+	return total, nil
 }
 
 // Close releases the coroutine. Decode then returns ErrDeflateClosed.
@@ -225,7 +249,7 @@ func (d *DeflateDecoder) Reset() {
 	// v1.20.4 a Reset decompressor keeps Huffman-table state that changes
 	// its verdict on some corrupt streams (FuzzDeflateStream found it: a
 	// fresh reader says "corrupt input", a reset one waits for more)
-	d.fr = newFlateReader(d.br)
+	d.setReader(newFlateReader(d.br))
 	d.err, d.starving, d.yield = nil, false, nil
 }
 

@@ -95,7 +95,7 @@ func TestFramedPublishAllocatesNothing(t *testing.T) {
 	ch.SetRDY(s, 1)
 	buf := framed("one framed message")
 	step := func() {
-		if err := tp.PutFramedDurable(buf, 1, nil); err != nil {
+		if err := tp.PutFramedDurable(buf, 1, nil, n.now()); err != nil {
 			t.Fatal(err)
 		}
 		ch.Finish(s, &fc.last)

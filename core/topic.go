@@ -71,10 +71,16 @@ func (t *Topic) Put(body []byte, deferDur time.Duration) error {
 // publish. dur may be nil. An error means at least one channel could not
 // store the message on disk (it is kept in memory there).
 func (t *Topic) PutDurable(body []byte, deferDur time.Duration, dur *Durability) error {
+	return t.PutDurableAt(body, deferDur, dur, t.nsqd.now())
+}
+
+// PutDurableAt is PutDurable with the publish time (UnixNano) already read
+// by the caller: an event loop reads the clock once per batch of commands
+// (a clock read per PUB was 5–8% of the daemon's CPU in the layers profiles).
+func (t *Topic) PutDurableAt(body []byte, deferDur time.Duration, dur *Durability, now int64) error {
 	if t.exiting.Load() {
 		return ErrExiting
 	}
-	now := t.nsqd.now()
 	r := parkedRun{buf: body, id: t.guid.next(now), n: 1, ts: now, deferred: int64(deferDur)}
 	t.MessageCount.Add(1)
 	t.MessageBytes.Add(uint64(len(body)))
@@ -112,14 +118,14 @@ func (t *Topic) PutMultiDurable(bodies [][]byte, dur *Durability) error {
 
 // PutFramedDurable publishes an MPUB body as it arrived on the wire (a
 // message count, then each message's size and body; validated by the
-// caller) with one timestamp, dur as for PutDurable. buf must not be
-// modified afterwards; it is kept whole while any of its messages lives.
-func (t *Topic) PutFramedDurable(buf []byte, count int, dur *Durability) error {
+// caller) with one timestamp, now (UnixNano, read by the caller as for
+// PutDurableAt), dur as for PutDurable. buf must not be modified
+// afterwards; it is kept whole while any of its messages lives.
+func (t *Topic) PutFramedDurable(buf []byte, count int, dur *Durability, now int64) error {
 	if t.exiting.Load() {
 		return ErrExiting
 	}
 	dur = t.nsqd.syncing(dur)
-	now := t.nsqd.now()
 	t.MessageCount.Add(uint64(count))
 	t.MessageBytes.Add(uint64(len(buf) - 4 - 4*count))
 	var first error

@@ -25,7 +25,7 @@ func putFramed(t *testing.T, n *NSQD, topic string, msgs ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tp.PutFramedDurable(framed(msgs...), len(msgs), nil); err != nil {
+	if err := tp.PutFramedDurable(framed(msgs...), len(msgs), nil, n.now()); err != nil {
 		t.Fatal(err)
 	}
 }

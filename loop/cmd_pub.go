@@ -101,7 +101,7 @@ func (c *conn) publish(verb, failCode string, body []byte, d time.Duration) {
 	if err == nil {
 		owned := make([]byte, len(body))
 		copy(owned, body)
-		err = t.PutDurable(owned, d, &c.dur)
+		err = t.PutDurableAt(owned, d, &c.dur, c.now)
 	}
 	if err != nil {
 		c.fail(codec.NewFatal(failCode, verb+" failed "+err.Error()))
@@ -185,7 +185,7 @@ func (c *conn) cmdMpub(rest []byte) int {
 	// one copy for the whole batch; each message's body is a slice of it
 	owned := make([]byte, len(raw))
 	copy(owned, raw)
-	err = t.PutFramedDurable(owned, count, &c.dur)
+	err = t.PutFramedDurable(owned, count, &c.dur, c.now)
 	if err != nil {
 		c.fail(codec.NewFatal(codec.ErrCodeMpubFailed, "MPUB failed "+err.Error()))
 		return 0

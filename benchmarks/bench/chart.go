@@ -65,7 +65,7 @@ func WriteChart(path string, r *Report, rows []Row) error {
 func ratioPlot(rows []Row) (*plot.Plot, int) {
 	var use []Row
 	for _, row := range rows {
-		if row.Failed == "" && !math.IsNaN(row.Ratio) && row.Ratio > 0 && row.Pairs > 0 {
+		if row.Failed == "" && row.Pairs > 0 && drawable(row.Ratio) && drawable(Advantage(row.Ratio, row.Better)) {
 			use = append(use, row)
 		}
 	}
@@ -86,8 +86,20 @@ func ratioPlot(rows []Row) (*plot.Plot, int) {
 		y := float64(len(use) - 1 - i)
 		labels[len(use)-1-i] = row.Case + "  " + MetricLabel(row.Metric, row.Unit)
 		a := Advantage(row.Ratio, row.Better)
+		if !drawable(a) {
+			continue
+		}
 		wl, wh := Advantage(row.PairMin, row.Better), Advantage(row.PairMax, row.Better)
 		wl, wh = min(wl, wh), max(wl, wh)
+		// a round that measured 0 (e.g. no daemon CPU tick in a short
+		// phase) gives a 0 or infinite pair ratio: no whisker on a log
+		// scale, the median alone
+		if !drawable(wl) {
+			wl = a
+		}
+		if !drawable(wh) {
+			wh = a
+		}
 		whiskers.add(a, y, wl, wh)
 		lo, hi = min(lo, wl, a), max(hi, wh, a)
 		if a >= 1 {
@@ -121,6 +133,9 @@ func ratioPlot(rows []Row) (*plot.Plot, int) {
 	}
 	return p, len(use)
 }
+
+// drawable reports whether v can be placed on a log scale.
+func drawable(v float64) bool { return v > 0 && !math.IsInf(v, 0) && !math.IsNaN(v) }
 
 // errPoints is XYs with horizontal error bars given as absolute low and high values.
 type errPoints struct {

@@ -173,9 +173,7 @@ func (r *Report) Save(dir string, rows []Row) (md, png string, err error) {
 		name = fmt.Sprintf("%s-%d", base, i)
 	}
 	md, png = filepath.Join(dir, name+".md"), filepath.Join(dir, name+".png")
-	if err := WriteChart(png, r, rows); err != nil {
-		return "", "", fmt.Errorf("bench: chart: %w", err)
-	}
+	// the figures first: a failing chart must not lose a long run's results
 	f, err := os.Create(md)
 	if err != nil {
 		return "", "", err
@@ -184,5 +182,19 @@ func (r *Report) Save(dir string, rows []Row) (md, png string, err error) {
 	if err := f.Close(); err != nil {
 		return "", "", err
 	}
+	if err := writeChartSafely(png, r, rows); err != nil {
+		return md, "", fmt.Errorf("bench: chart: %w", err)
+	}
 	return md, png, nil
+}
+
+// writeChartSafely is WriteChart with gonum/plot's panics (it panics on
+// values a scale cannot show) turned into errors.
+func writeChartSafely(path string, r *Report, rows []Row) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return WriteChart(path, r, rows)
 }

@@ -173,3 +173,22 @@ func TestReportSave(t *testing.T) {
 		t.Errorf("second save: got %s, %v; want a -2 suffix", md2, err)
 	}
 }
+
+// A round that measured 0 (a daemon CPU figure below the clock tick) makes
+// a pair ratio 0 or infinite; the chart must still be drawn (it panicked
+// at the end of a 5-minute run and lost the results file with it).
+func TestChartWithZeroPairs(t *testing.T) {
+	rows := Summarize(syntheticReport())
+	rows = append(rows,
+		Row{Case: "connections/n=1000", Metric: "deliver cpu", Unit: UnitMillis, Better: LowerBetter,
+			Ratio: 0.5, PairMin: 0, PairMax: 0.5, Pairs: 3},
+		Row{Case: "connections/n=1000", Metric: "deliver first", Unit: UnitMillis, Better: LowerBetter,
+			Ratio: 0, PairMin: 0, PairMax: math.Inf(1), Pairs: 3})
+	png := filepath.Join(t.TempDir(), "chart.png")
+	if err := WriteChart(png, syntheticReport(), rows); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(png); err != nil || st.Size() < 1000 {
+		t.Errorf("chart: got %v, %v; want a PNG", st, err)
+	}
+}

@@ -198,7 +198,7 @@ func startTarget(ctx context.Context, spec TargetSpec, args []string) (*Target, 
 		if err != nil {
 			return nil, nil, err
 		}
-		h, err := startNullHTTP("127.0.0.1:0")
+		h, err := wire.StartNullWith("127.0.0.1:0", serveNullHTTP)
 		if err != nil {
 			s.Close()
 			return nil, nil, err

@@ -19,20 +19,25 @@ import (
 // Replies are buffered and flushed when the read buffer is empty, so a pipelined client gets one
 // write per batch of commands, as a good daemon would give it.
 type NullServer struct {
-	ln net.Listener
-	wg sync.WaitGroup
+	ln    net.Listener
+	serve func(net.Conn) error
+	wg    sync.WaitGroup
 
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
 }
 
 // StartNull listens on addr (use "127.0.0.1:0") and serves until Close.
-func StartNull(addr string) (*NullServer, error) {
+func StartNull(addr string) (*NullServer, error) { return StartNullWith(addr, serveNull) }
+
+// StartNullWith is StartNull with another protocol: serve runs on a goroutine of its own for
+// each accepted connection, until it returns; the connection is closed then (and by Close).
+func StartNullWith(addr string, serve func(net.Conn) error) (*NullServer, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	s := &NullServer{ln: ln, conns: make(map[net.Conn]struct{})}
+	s := &NullServer{ln: ln, serve: serve, conns: make(map[net.Conn]struct{})}
 	s.wg.Add(1)
 	go s.accept()
 	return s, nil
@@ -66,7 +71,7 @@ func (s *NullServer) accept() {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			_ = serveNull(nc)
+			_ = s.serve(nc)
 			s.mu.Lock()
 			delete(s.conns, nc)
 			s.mu.Unlock()

@@ -28,7 +28,16 @@ trap 'rm -rf "$logdir"' EXIT
 
 summary=()
 failed=0
+flaked=0
 total=0
+
+# is_deadline_flake reports whether a failed run's log is only the fuzz
+# coordinator's deadline race: "context deadline exceeded" with no failing
+# input written, no panic and no test failure message.
+is_deadline_flake() {
+	grep -q 'context deadline exceeded' "$1" &&
+		! grep -qE 'Failing input written|^panic:|_test\.go:[0-9]+:|fuzz: minimizing' "$1"
+}
 
 # `go test -list` prints each package's matching names, then "ok  <pkg> ...".
 # A package that does not build fails the run, but the others still fuzz.
@@ -53,6 +62,14 @@ while read -r pkg name; do
 	start=$(date +%s)
 	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime "${FUZZ_MINIMIZE:-5s}" ${FUZZ_PARALLEL:+-parallel "$FUZZ_PARALLEL"} "$pkg" </dev/null >"$log" 2>&1; then
 		status=PASS
+	elif is_deadline_flake "$log"; then
+		# Go 1.26's fuzz coordinator can report its own -fuzztime deadline
+		# as a failure when a loaded worker misses it (golang/go#75804,
+		# fixed in Go 1.27): no failing input, nothing to reproduce. The
+		# seed corpus still runs as a deterministic test in go test ./...
+		status=FLAKE
+		flaked=$((flaked + 1))
+		grep -E 'context deadline exceeded|^fuzz: elapsed' "$log" | tail -n 2
 	else
 		status=FAIL
 		failed=$((failed + 1))
@@ -67,5 +84,5 @@ done <<<"$targets"
 echo
 echo "=== fuzz summary (fuzztime $fuzztime)"
 printf '%s\n' "${summary[@]}"
-echo "fuzz: $total targets run, $failed failures"
+echo "fuzz: $total targets run, $failed failures, $flaked deadline flakes (golang/go#75804)"
 [ "$failed" -eq 0 ]

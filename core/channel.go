@@ -20,9 +20,9 @@ type Channel struct {
 
 	disk *queue.Disk // nil for ephemeral channels; calls serialized by mu
 
-	mu         sync.Mutex // guards the fields below
-	scratch    []byte     // disk record encoding buffer
-	queue      queue.Ring[*Message]
+	mu         sync.Mutex         // guards the fields below
+	scratch    []byte             // disk record encoding buffer
+	queue      queue.Ring[queued] // compact entries (channel_queue.go)
 	inFlight   map[MessageID]*Message
 	inFlightPQ queue.Heap[*Message] // by deadline
 	deferred   queue.Heap[*Message] // by due time
@@ -89,6 +89,10 @@ func (ch *Channel) Ephemeral() bool { return ch.ephemeral }
 func (ch *Channel) put(m *Message, now int64, dur *Durability) error {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	return ch.putLocked(m, now, dur)
+}
+
+func (ch *Channel) putLocked(m *Message, now int64, dur *Durability) error {
 	if ch.exiting {
 		releaseMessage(m)
 		return nil
@@ -149,11 +153,6 @@ func (ch *Channel) enqueueLocked(m *Message, now int64, dur *Durability) error {
 	}
 	ch.pushLocked(m)
 	return nil
-}
-
-func (ch *Channel) pushLocked(m *Message) {
-	ch.queue.Push(m)
-	ch.depth.Store(int64(ch.queue.Len()))
 }
 
 // pickReadyLocked returns the next ready subscriber in round-robin order;
@@ -523,7 +522,7 @@ func (ch *Channel) emptyLocked() {
 }
 
 func (ch *Channel) emptyMemoryLocked() {
-	ch.queue.Clear(releaseMessage)
+	ch.queue.Clear(nil)
 	ch.inFlightPQ.Clear(nil)
 	for id, m := range ch.inFlight {
 		delete(ch.inFlight, id)

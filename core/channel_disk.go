@@ -56,7 +56,7 @@ func (ch *Channel) writeThroughLocked(m *Message, dur *Durability) error {
 // nextLocked returns the next queued message: memory first, then the disk
 // queue. Deferred records read from disk go to the deferred heap.
 func (ch *Channel) nextLocked(now int64) (*Message, bool) {
-	if m, ok := ch.queue.Pop(); ok {
+	if m, ok := ch.popLocked(); ok {
 		return m, true
 	}
 	for ch.diskDepth() > 0 {
@@ -105,7 +105,7 @@ func (ch *Channel) close() {
 		}
 	}
 	for {
-		m, ok := ch.queue.Pop()
+		m, ok := ch.popLocked()
 		if !ok {
 			break
 		}

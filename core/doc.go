@@ -12,8 +12,11 @@
 // and fans the message out synchronously to every channel — no per-topic
 // goroutine, no Go channel. Channel.put either hands the message to a
 // subscriber with spare RDY (round robin), recording it in flight, or queues
-// it on the channel's ring. FIN/REQ/TOUCH/RDY run on the subscriber's loop and
-// pull the next queued message for that subscriber directly.
+// it on the channel's ring — as a compact entry, not a Message
+// (channel_queue.go): the Message goes back to the pool at once, and a
+// fan-out copy that can only wait never becomes one. FIN/REQ/TOUCH/RDY run on
+// the subscriber's loop and pull the next queued message for that subscriber
+// directly, building its Message then.
 //
 // A topic with no channel (or paused) keeps what is published as parked runs
 // (topic_park.go): an MPUB waits as its one body copy (HTTP /mpub: its bodies

@@ -181,17 +181,17 @@ func (t *Topic) putRun(r *parkedRun, dur *Durability) error {
 // itself). The fields are read before any channel sees m, because a channel
 // may deliver, finish and recycle m at once on another goroutine; the copies
 // are built from them, so any number of channels costs no allocation beyond
-// the pooled Messages.
+// the pooled Messages; a copy that can only wait in a channel's memory queue
+// never becomes a Message (Channel.putCopy).
 func fanOut(chans []*Channel, m *Message, now int64, dur *Durability) error {
 	if len(chans) == 1 {
 		return chans[0].put(m, now, dur)
 	}
-	id, body, ts, attempts, deferred := m.ID, m.Body, m.Timestamp, m.Attempts, m.deferred
+	q := queued{id: m.ID, body: m.Body, timestamp: m.Timestamp, attempts: m.Attempts}
+	deferred := m.deferred
 	first := chans[0].put(m, now, dur)
 	for _, ch := range chans[1:] {
-		c := acquireMessage()
-		c.ID, c.Body, c.Timestamp, c.Attempts, c.deferred = id, body, ts, attempts, deferred
-		if err := ch.put(c, now, dur); err != nil && first == nil {
+		if err := ch.putCopy(&q, deferred, now, dur); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -20,9 +20,9 @@ type Channel struct {
 
 	disk *queue.Disk // nil for ephemeral channels; calls serialized by mu
 
-	mu         sync.Mutex         // guards the fields below
-	scratch    []byte             // disk record encoding buffer
-	queue      queue.Ring[queued] // compact entries (channel_queue.go)
+	mu         sync.Mutex // guards the fields below
+	scratch    []byte     // disk record encoding buffer
+	queue      entryQueue // compact entries (channel_queue.go)
 	inFlight   map[MessageID]*Message
 	inFlightPQ queue.Heap[*Message] // by deadline
 	deferred   queue.Heap[*Message] // by due time
@@ -522,7 +522,7 @@ func (ch *Channel) emptyLocked() {
 }
 
 func (ch *Channel) emptyMemoryLocked() {
-	ch.queue.Clear(nil)
+	ch.queue.Clear()
 	ch.inFlightPQ.Clear(nil)
 	for id, m := range ch.inFlight {
 		delete(ch.inFlight, id)

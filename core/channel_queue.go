@@ -1,5 +1,7 @@
 package core
 
+import "nsqreactor/queue"
+
 // queued is a message waiting in a channel's memory queue. A backlog is a
 // ring of these values, not of Messages: when publishers outpace consumers
 // every waiting message would otherwise hold a pooled Message that cannot
@@ -92,4 +94,69 @@ func (ch *Channel) anyReadyLocked() bool {
 		}
 	}
 	return false
+}
+
+// queueBlock is a fixed-size run of entries: a backlog grows by blocks, so a
+// large one is never copied (doubling a contiguous ring of 64-byte entries
+// copied hundreds of MiB at once, unpreemptibly, with write barriers).
+const queueBlock = 512
+
+type entryQueue struct {
+	blocks queue.Ring[*[queueBlock]queued] // pointers only: cheap to grow
+	head   int                             // next entry to pop in the first block
+	tail   int                             // next free slot in the last block
+	n      int
+	spare  *[queueBlock]queued // one emptied block kept for reuse
+}
+
+func (q *entryQueue) Len() int { return q.n }
+
+func (q *entryQueue) Push(e queued) {
+	if q.blocks.Len() == 0 || q.tail == queueBlock {
+		b := q.spare
+		q.spare = nil
+		if b == nil {
+			b = new([queueBlock]queued)
+		}
+		q.blocks.Push(b)
+		q.tail = 0
+		if q.blocks.Len() == 1 {
+			q.head = 0
+		}
+	}
+	b, _ := q.blocks.PeekLast()
+	b[q.tail] = e
+	q.tail++
+	q.n++
+}
+
+func (q *entryQueue) Pop() (e queued, ok bool) {
+	if q.n == 0 {
+		return e, false
+	}
+	b, _ := q.blocks.Peek()
+	e = b[q.head]
+	b[q.head] = queued{}
+	q.head++
+	q.n--
+	if q.head == queueBlock || q.n == 0 {
+		if q.n == 0 {
+			q.blocks.Clear(nil)
+		} else {
+			q.blocks.Pop()
+		}
+		q.spare = b
+		q.head = 0
+		if q.n == 0 {
+			q.tail = 0
+		}
+	}
+	return e, true
+}
+
+// Clear drops every entry.
+func (q *entryQueue) Clear() {
+	for q.n > 0 {
+		q.Pop()
+	}
 }

@@ -89,3 +89,33 @@ func TestFanOutCopiesQueueInOrder(t *testing.T) {
 		}
 	}
 }
+
+// The block queue keeps FIFO order across block boundaries, interleaved
+// pushes and pops, and a drain to empty.
+func TestEntryQueueOrder(t *testing.T) {
+	var q entryQueue
+	next, want := uint16(0), uint16(0)
+	for round, pushes := range []int{1, queueBlock - 1, queueBlock, 3*queueBlock + 7, 5} {
+		for i := 0; i < pushes; i++ {
+			q.Push(queued{attempts: next})
+			next++
+		}
+		pops := q.Len() / 2
+		if round == 4 {
+			pops = q.Len()
+		}
+		for i := 0; i < pops; i++ {
+			e, ok := q.Pop()
+			if !ok || e.attempts != want {
+				t.Fatalf("round %d pop %d: %v %d, want %d", round, i, ok, e.attempts, want)
+			}
+			want++
+		}
+		if q.Len() != int(next-want) {
+			t.Fatalf("round %d: len %d, want %d", round, q.Len(), next-want)
+		}
+	}
+	if _, ok := q.Pop(); ok {
+		t.Fatal("pop from an empty queue")
+	}
+}

@@ -42,6 +42,14 @@ func (r *Ring[T]) Peek() (v T, ok bool) {
 	return r.buf[r.head], true
 }
 
+// PeekLast returns the tail without removing it.
+func (r *Ring[T]) PeekLast() (v T, ok bool) {
+	if r.n == 0 {
+		return v, false
+	}
+	return r.buf[(r.head+r.n-1)&(len(r.buf)-1)], true
+}
+
 // Clear removes every element, calling fn (if not nil) on each in FIFO order.
 func (r *Ring[T]) Clear(fn func(T)) {
 	for r.n > 0 {
@@ -59,9 +67,11 @@ func (r *Ring[T]) grow() {
 		size = 16
 	}
 	buf := make([]T, size)
-	for i := 0; i < r.n; i++ {
-		buf[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
-	}
+	// two bulk copies (the ring is full): one write-barrier pass each
+	// instead of one per element, which dominated growing a large ring of
+	// pointer-holding values while the GC was marking
+	k := copy(buf, r.buf[r.head:])
+	copy(buf[k:], r.buf[:r.head])
 	r.buf = buf
 	r.head = 0
 }

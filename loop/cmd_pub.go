@@ -156,6 +156,11 @@ func (c *conn) cmdMpub(rest []byte) int {
 	if len(rest) < 4+int(size) {
 		if c.eof {
 			_, verr := codec.ValidateMPUB(rest[4:], opts.MaxMsgSize, opts.MaxBodySize)
+			if verr == nil {
+				// complete, valid messages, but the peer closed before the
+				// declared size: the body was cut short all the same
+				verr = codec.NewFatal(codec.ErrCodeBadBody, "MPUB failed to read body")
+			}
 			c.fail(verr)
 			return 0
 		}

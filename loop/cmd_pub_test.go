@@ -69,3 +69,24 @@ func TestMPUBBadSizeAnsweredOnArrival(t *testing.T) {
 		t.Fatalf("after the bad size: closed %v, output %q", cl.fc.closed, cl.fc.out.String())
 	}
 }
+
+// A peer that closes after complete, valid MPUB messages but before the
+// declared body size is answered E_BAD_BODY at the close (found by
+// FuzzConnInput: the close path failed with a nil error and panicked, which
+// would have taken the daemon down).
+func TestMPUBShortBodyAtClose(t *testing.T) {
+	h := newHarness(t, nil)
+	fc := newFakeConn()
+	h.srv.OnOpen(fc)
+	cl := &client{h: h, fc: fc, c: fc.ctx.(*conn)}
+	body := []byte("\x00\x00\x00\x02\x00\x00\x00\x01a\x00\x00\x00\x01b") // 2 messages, 14 bytes
+	frame := append([]byte("  V2MPUB t\n\x00\x00\x00\x30"), body...)     // declares 48
+	cl.send(frame)
+	if fc.out.Len() != 0 {
+		t.Fatalf("answered before the body was complete: %q", fc.out.String())
+	}
+	h.srv.OnClose(fc, nil)
+	if !bytes.Contains(fc.out.Bytes(), []byte("E_BAD_BODY MPUB failed to read body")) {
+		t.Fatalf("at close: %q", fc.out.String())
+	}
+}

@@ -168,6 +168,11 @@ func (c *conn) respond(payload []byte) {
 // fail queues an error frame; a fatal one closes the connection after the
 // batch is written.
 func (c *conn) fail(e *codec.Error) {
+	if e == nil { // a caller's bug: close rather than crash the event loop
+		c.srv.nsqd.Logger().Logf(core.LogLevelError, "[%s] - internal error: fail(nil); closing", c.remoteAddr)
+		c.closeNow, c.halt = true, true
+		return
+	}
 	c.out = codec.AppendError(c.out, e)
 	if e.Fatal {
 		c.closeNow, c.halt = true, true
